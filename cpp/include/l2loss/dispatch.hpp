@@ -1,0 +1,26 @@
+// Runtime selection of the kernel ISA: chosen once from what the CPU *and* the OS
+// (XCR0) support and what this build compiled, overridable with L2LOSS_ISA and by the
+// test hook set_isa().
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "l2loss/kernel_abi.hpp"
+
+namespace l2loss {
+
+enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+const char* isa_name(Isa isa);
+bool isa_from_name(const std::string& name, Isa& out);
+bool isa_compiled(Isa isa);   // this build carries kernels for it
+bool isa_supported(Isa isa);  // compiled, and CPU + OS can run it
+std::vector<Isa> supported_isas();
+Isa best_isa();               // the widest supported ISA
+Isa active_isa();             // best_isa(), or L2LOSS_ISA, or the last set_isa()
+// Forces an ISA (test hook). Throws std::invalid_argument if it is not supported here.
+void set_isa(Isa isa);
+ColumnKernel column_kernel_for(Isa isa);
+
+}  // namespace l2loss

@@ -1,0 +1,85 @@
+// The l2loss engine API: one fused, exact, thread-parallel pass over (y_true, y_pred,
+// weight) producing per-column exact sums, and the finalisers that turn them into
+// correctly rounded metric values. No Python anywhere below this header.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "l2loss/dispatch.hpp"
+#include "l2loss/exact.hpp"
+#include "l2loss/kernel_abi.hpp"
+
+namespace l2loss {
+
+// A 2-D operand: element (i, j) lives at data + i*row_stride + j*col_stride (bytes).
+struct Operand {
+  const char* data = nullptr;
+  DType dtype = DType::kFloat64;
+  int64_t row_stride = 0;
+  int64_t col_stride = 0;
+};
+
+struct ReduceRequest {
+  Operand y_true;
+  Operand y_pred;
+  const char* weight = nullptr;  // one weight per row, or nullptr
+  DType weight_dtype = DType::kNone;
+  int64_t weight_stride = 0;
+  int64_t n_rows = 0;
+  int64_t n_cols = 1;
+  uint32_t sums = kSumSq;  // SumBits
+  bool log1p = false;
+  int num_threads = 1;
+};
+
+struct ColumnSums {
+  Superaccumulator acc[kNumAccs];
+  double max_abs = 0.0;
+  uint8_t term_flags[kNumAccs] = {};  // TermFlags, set only by the careful pass
+};
+
+struct ReduceResult {
+  int64_t n_rows = 0;
+  int64_t n_cols = 0;
+  bool weighted = false;
+  Superaccumulator weight_sum{};
+  std::vector<ColumnSums> columns;
+  uint32_t input_flags = 0;  // InputFlags (careful pass only)
+  bool careful = false;      // the careful pass ran: a non-finite value was met
+  uint8_t weight_term_flags = 0;
+  int threads_used = 1;
+};
+
+// Runs the fused pass. Throws std::invalid_argument on inconsistent requests.
+ReduceResult reduce(const ReduceRequest& req);
+
+// Finalisers. W is the exact weight sum (n_rows when unweighted).
+ExactNumber weight_total(const ReduceResult& r);
+bool weight_total_is_zero(const ReduceResult& r);
+// Correctly rounded sum of accumulator `acc` of column `col`.
+double column_total(const ReduceResult& r, int acc, int64_t col);
+// Correctly rounded (sum of acc) / W. Non-finite terms give +-inf / NaN like IEEE.
+double column_mean(const ReduceResult& r, int acc, int64_t col);
+// R^2 pieces as sklearn defines them: numerator = sum w*(y - yhat)^2,
+// denominator = sum w*(y - ybar_w)^2, the latter evaluated exactly before rounding.
+struct FractionParts {
+  double numerator;
+  double denominator;
+};
+FractionParts r2_parts(const ReduceResult& r, int64_t col);
+// Explained variance pieces: numerator = avg_w((e - avg_w(e))^2) with e = y - yhat,
+// denominator = avg_w((y - ybar_w)^2); both exact before their single rounding.
+FractionParts explained_variance_parts(const ReduceResult& r, int64_t col);
+
+// Correctly rounded sum(values * weights) / sum(weights) (weights may be nullptr for a
+// plain mean). Throws std::domain_error when the weights sum to exactly zero.
+double exact_weighted_average(const double* values, const double* weights, int64_t n);
+
+// Threads: the default used when a call does not name a count.
+int default_num_threads();
+int set_default_num_threads(int n);  // returns the previous value
+bool have_openmp();
+int max_hardware_threads();
+
+}  // namespace l2loss

@@ -1,0 +1,103 @@
+// The contract between the threading driver (engine.cpp) and the ISA kernels.
+//
+// Plain structs and function-pointer types only: this header is included by files
+// compiled with -mavx2 / -mavx512f, which must not pull in inline code shared with the
+// baseline build (STYLE.md rule 2, numpy#25274).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "l2loss/superaccumulator.hpp"
+
+namespace l2loss {
+
+enum class DType : uint8_t { kNone = 0, kFloat32 = 1, kFloat64 = 2 };
+
+// Which sums a pass computes. d = y_pred - y_true, computed in double; w = 1 when no
+// weights are given. Every sum is exact (superaccumulator); the terms are defined below
+// so that each one is a deterministic IEEE function of one row.
+enum SumBits : uint32_t {
+  kSumSq = 1u << 0,    // sum of fl(w * fl(d*d))                     -> MSE, R^2 numerator
+  kSumSqLo = 1u << 1,  // sum of (w*d*d exactly) - fl(w * fl(d*d))    -> exact sum of w*d^2
+  kSumAbs = 1u << 2,   // sum of fl(w * |d|)                          -> MAE
+  kSumDiff = 1u << 3,  // sum of w*d, exactly                          -> bias, explained variance
+  kSumY = 1u << 4,     // sum of w*y_true, exactly                     -> R^2 denominator
+  kSumY2 = 1u << 5,    // sum of w*y_true^2, exactly                   -> R^2 denominator
+  kMaxAbs = 1u << 6,   // max |d|                                      -> max_error
+};
+
+enum AccIndex : int { kAccSq = 0, kAccSqLo, kAccAbs, kAccDiff, kAccY, kAccY2, kAccW, kNumAccs };
+
+// Per-lane floating-point expansion storage: up to 2 unrolled vectors of 8 lanes.
+constexpr int kMaxLanes = 16;
+
+// Everything one thread accumulates for one output column. The FPE levels survive
+// between kernel calls on row blocks and are flushed into `acc` at the end.
+struct ColumnState {
+  double fpe0[kNumAccs][kMaxLanes];
+  double fpe1[kNumAccs][kMaxLanes];
+  Superaccumulator acc[kNumAccs];
+  double max_abs;
+  uint32_t nonfinite;  // a non-finite value reached an accumulator: rerun carefully
+  uint32_t reserved;
+};
+
+// One kernel call: rows [0, count) of one column. Strides are in bytes, may be negative.
+struct ColumnTask {
+  const char* y_true;
+  const char* y_pred;
+  const char* weight;  // nullptr when unweighted
+  int64_t y_true_stride;
+  int64_t y_pred_stride;
+  int64_t weight_stride;
+  int64_t count;
+};
+
+struct KernelConfig {
+  uint32_t sums;  // SumBits
+  DType y_true_dtype;
+  DType y_pred_dtype;
+  DType weight_dtype;  // kNone when unweighted
+  bool sum_weights;    // also accumulate sum of w into acc[kAccW]
+  bool log1p;          // transform y_true and y_pred with log1p first (MSLE)
+};
+
+using ColumnKernel = void (*)(const ColumnTask&, const KernelConfig&, ColumnState&);
+
+// Classification flags filled by the careful (scalar, per-element) pass.
+enum InputFlags : uint32_t {
+  kYTrueNaN = 1u << 0,
+  kYTrueInf = 1u << 1,
+  kYPredNaN = 1u << 2,
+  kYPredInf = 1u << 3,
+  kWeightNaN = 1u << 4,
+  kWeightInf = 1u << 5,
+};
+// Per accumulator, which non-finite terms the careful pass met.
+enum TermFlags : uint8_t { kTermPosInf = 1, kTermNegInf = 2, kTermNaN = 4 };
+
+struct CarefulState {
+  Superaccumulator acc[kNumAccs];
+  double max_abs;
+  uint32_t input_flags;
+  uint8_t term_flags[kNumAccs];
+};
+
+using CarefulKernel = void (*)(const ColumnTask&, const KernelConfig&, CarefulState&);
+
+// Per-ISA kernel tables, defined in kernels_<isa>.cpp (avx2/avx512 only when built).
+namespace scalar {
+void column_kernel(const ColumnTask&, const KernelConfig&, ColumnState&);
+void careful_kernel(const ColumnTask&, const KernelConfig&, CarefulState&);
+void flush_column(ColumnState&);
+void sacc_add_double(Superaccumulator&, double);
+}  // namespace scalar
+namespace avx2 {
+void column_kernel(const ColumnTask&, const KernelConfig&, ColumnState&);
+}
+namespace avx512 {
+void column_kernel(const ColumnTask&, const KernelConfig&, ColumnState&);
+}
+
+}  // namespace l2loss

@@ -1,0 +1,227 @@
+// Python bindings: the only translation unit that includes pybind11.
+//
+// Intake takes `const py::array&` and checks ndim, shape, strides, dtype and byte order
+// by hand (py::array_t would copy silently and costs ~0.5 us). Everything about metric
+// semantics (sklearn's rules, messages, return types) lives in the Python layer; this
+// file only moves buffers into the engine and results out.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "l2loss/engine.hpp"
+
+namespace py = pybind11;
+using namespace l2loss;
+
+namespace {
+
+// Releasing the GIL costs ~0.1 us; below this many elements the kernel is faster than that.
+constexpr int64_t kReleaseGilElements = 1 << 14;
+constexpr char kNativeOrder = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? '<' : '>';
+
+bool native_float(const py::dtype& dt, DType& out) {
+  if (dt.kind() != 'f') return false;
+  const char order = dt.byteorder();
+  if (order != '=' && order != '|' && order != kNativeOrder) return false;
+  if (dt.itemsize() == 8) {
+    out = DType::kFloat64;
+    return true;
+  }
+  if (dt.itemsize() == 4) {
+    out = DType::kFloat32;
+    return true;
+  }
+  return false;
+}
+
+Operand take_operand(const py::array& a, const char* name, int64_t& rows, int64_t& cols) {
+  if (a.ndim() != 1 && a.ndim() != 2) {
+    throw py::value_error(std::string(name) + " must be 1-D or 2-D, got ndim=" + std::to_string(a.ndim()));
+  }
+  Operand op;
+  if (!native_float(a.dtype(), op.dtype)) {
+    throw py::type_error(std::string(name) + " must be a native-byte-order float32 or float64 array, got " +
+                         py::str(a.dtype()).cast<std::string>());
+  }
+  rows = a.shape(0);
+  cols = a.ndim() == 2 ? a.shape(1) : 1;
+  op.data = static_cast<const char*>(a.data());
+  op.row_stride = a.strides(0);
+  op.col_stride = a.ndim() == 2 ? a.strides(1) : 0;
+  return op;
+}
+
+ReduceRequest make_request(const py::array& y_true, const py::array& y_pred, const py::object& weight,
+                           uint32_t sums, bool log1p, int num_threads) {
+  ReduceRequest req;
+  int64_t rt, ct, rp, cp;
+  req.y_true = take_operand(y_true, "y_true", rt, ct);
+  req.y_pred = take_operand(y_pred, "y_pred", rp, cp);
+  if (rt != rp || ct != cp) throw py::value_error("y_true and y_pred must have the same shape");
+  req.n_rows = rt;
+  req.n_cols = ct;
+  if (!weight.is_none()) {
+    const auto w = py::reinterpret_borrow<py::array>(weight);
+    if (!py::isinstance<py::array>(weight) || w.ndim() != 1) throw py::type_error("sample_weight must be a 1-D array");
+    if (!native_float(w.dtype(), req.weight_dtype)) {
+      throw py::type_error("sample_weight must be a native-byte-order float32 or float64 array");
+    }
+    if (w.shape(0) != rt) throw py::value_error("sample_weight must have one entry per row");
+    req.weight = static_cast<const char*>(w.data());
+    req.weight_stride = w.strides(0);
+  }
+  req.sums = sums;
+  req.log1p = log1p;
+  if (num_threads < 0) throw py::value_error("num_threads must be >= 1 (or 0 for the default)");
+  req.num_threads = num_threads;
+  return req;
+}
+
+ReduceResult run(const ReduceRequest& req) {
+  if (req.n_rows * req.n_cols >= kReleaseGilElements) {
+    // Safe: the engine touches only the buffers, which the caller's array objects keep
+    // alive (and un-resizable) for the whole call; no Python object is used inside.
+    py::gil_scoped_release release;
+    return reduce(req);
+  }
+  return reduce(req);
+}
+
+py::array_t<double> per_column(const ReduceResult& r, double (*fn)(const ReduceResult&, int, int64_t), int acc) {
+  py::array_t<double> out(r.n_cols);
+  auto v = out.mutable_unchecked<1>();
+  for (int64_t c = 0; c < r.n_cols; ++c) v(c) = fn(r, acc, c);
+  return out;
+}
+
+py::tuple parts_tuple(const ReduceResult& r, FractionParts (*fn)(const ReduceResult&, int64_t)) {
+  py::array_t<double> num(r.n_cols), den(r.n_cols);
+  auto n = num.mutable_unchecked<1>();
+  auto d = den.mutable_unchecked<1>();
+  for (int64_t c = 0; c < r.n_cols; ++c) {
+    const FractionParts p = fn(r, c);
+    n(c) = p.numerator;
+    d(c) = p.denominator;
+  }
+  return py::make_tuple(num, den);
+}
+
+Isa isa_by_name(const std::string& name) {
+  Isa isa;
+  if (!isa_from_name(name, isa)) throw py::value_error("unknown ISA '" + name + "' (expected scalar, avx2 or avx512)");
+  return isa;
+}
+
+py::list isa_names(bool compiled_only) {
+  py::list out;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (compiled_only ? isa_compiled(isa) : isa_supported(isa)) out.append(isa_name(isa));
+  }
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "l2loss native engine: exact, reproducible one-pass squared-error sums";
+
+  m.attr("SUM_SQ") = static_cast<uint32_t>(kSumSq);
+  m.attr("SUM_SQ_LO") = static_cast<uint32_t>(kSumSqLo);
+  m.attr("SUM_ABS") = static_cast<uint32_t>(kSumAbs);
+  m.attr("SUM_DIFF") = static_cast<uint32_t>(kSumDiff);
+  m.attr("SUM_Y") = static_cast<uint32_t>(kSumY);
+  m.attr("SUM_Y2") = static_cast<uint32_t>(kSumY2);
+  m.attr("MAX_ABS") = static_cast<uint32_t>(kMaxAbs);
+  m.attr("ACC_SQ") = static_cast<int>(kAccSq);
+  m.attr("ACC_ABS") = static_cast<int>(kAccAbs);
+  m.attr("ACC_DIFF") = static_cast<int>(kAccDiff);
+  m.attr("Y_TRUE_NAN") = static_cast<uint32_t>(kYTrueNaN);
+  m.attr("Y_TRUE_INF") = static_cast<uint32_t>(kYTrueInf);
+  m.attr("Y_PRED_NAN") = static_cast<uint32_t>(kYPredNaN);
+  m.attr("Y_PRED_INF") = static_cast<uint32_t>(kYPredInf);
+  m.attr("WEIGHT_NAN") = static_cast<uint32_t>(kWeightNaN);
+  m.attr("WEIGHT_INF") = static_cast<uint32_t>(kWeightInf);
+
+  py::class_<ReduceResult>(m, "Reduction", "Exact per-column sums from one fused pass.")
+      .def_readonly("n_rows", &ReduceResult::n_rows)
+      .def_readonly("n_cols", &ReduceResult::n_cols)
+      .def_readonly("careful", &ReduceResult::careful, "True when a non-finite value forced the careful pass")
+      .def_readonly("input_flags", &ReduceResult::input_flags)
+      .def_readonly("threads_used", &ReduceResult::threads_used)
+      .def("weight_sum", [](const ReduceResult& r) { return weight_total(r).to_double(); })
+      .def("weight_sum_is_zero", &weight_total_is_zero)
+      .def("mean", [](const ReduceResult& r, int acc) { return per_column(r, &column_mean, acc); }, py::arg("acc"))
+      .def("total", [](const ReduceResult& r, int acc) { return per_column(r, &column_total, acc); }, py::arg("acc"))
+      .def("max_abs",
+           [](const ReduceResult& r) {
+             py::array_t<double> out(r.n_cols);
+             auto v = out.mutable_unchecked<1>();
+             for (int64_t c = 0; c < r.n_cols; ++c) v(c) = r.columns[static_cast<size_t>(c)].max_abs;
+             return out;
+           })
+      .def("r2_parts", [](const ReduceResult& r) { return parts_tuple(r, &r2_parts); })
+      .def("explained_variance_parts", [](const ReduceResult& r) { return parts_tuple(r, &explained_variance_parts); });
+
+  m.def(
+      "reduce",
+      [](const py::array& y_true, const py::array& y_pred, const py::object& sample_weight, uint32_t sums, bool log1p,
+         int num_threads) { return run(make_request(y_true, y_pred, sample_weight, sums, log1p, num_threads)); },
+      py::arg("y_true"), py::arg("y_pred"), py::arg("sample_weight") = py::none(), py::kw_only(),
+      py::arg("sums") = static_cast<uint32_t>(kSumSq), py::arg("log1p") = false, py::arg("num_threads") = 0,
+      "One fused exact pass; returns a Reduction.");
+
+  // The small-call fast path: one column, one accumulator, result as a Python float, or
+  // None when the general path must take over (several columns, a non-finite value).
+  m.def(
+      "mean_fast",
+      [](const py::array& y_true, const py::array& y_pred, const py::object& sample_weight, int acc,
+         int num_threads) -> py::object {
+        const uint32_t sums = acc == kAccAbs ? kSumAbs : kSumSq;
+        const ReduceRequest req = make_request(y_true, y_pred, sample_weight, sums, false, num_threads);
+        if (req.n_cols != 1 || req.n_rows == 0) return py::none();
+        const ReduceResult r = run(req);
+        if (r.careful || weight_total_is_zero(r)) return py::none();
+        return py::float_(column_mean(r, acc, 0));
+      },
+      py::arg("y_true"), py::arg("y_pred"), py::arg("sample_weight"), py::arg("acc"), py::arg("num_threads"));
+
+  m.def(
+      "exact_weighted_average",
+      [](const py::array_t<double, py::array::c_style | py::array::forcecast>& values, const py::object& weights) {
+        if (values.ndim() != 1) throw py::value_error("values must be 1-D");
+        if (weights.is_none()) return exact_weighted_average(values.data(), nullptr, values.shape(0));
+        const auto w = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(weights);
+        if (!w || w.ndim() != 1 || w.shape(0) != values.shape(0)) throw py::value_error("weights must match values");
+        try {
+          return exact_weighted_average(values.data(), w.data(), values.shape(0));
+        } catch (const std::domain_error& e) {
+          PyErr_SetString(PyExc_ZeroDivisionError, e.what());
+          throw py::error_already_set();
+        }
+      },
+      py::arg("values"), py::arg("weights") = py::none());
+
+  m.def("set_isa", [](const std::string& name) { set_isa(isa_by_name(name)); }, py::arg("name"),
+        "Test hook: force the kernel ISA (raises ValueError if unsupported here).");
+  m.def("get_isa", []() { return std::string(isa_name(active_isa())); });
+  m.def("best_isa", []() { return std::string(isa_name(best_isa())); });
+  m.def("supported_isas", []() { return isa_names(false); });
+  m.def("compiled_isas", []() { return isa_names(true); });
+  m.def("get_num_threads", &default_num_threads);
+  m.def("set_num_threads", &set_default_num_threads, py::arg("n"));
+  m.def("have_openmp", &have_openmp);
+  m.def("max_hardware_threads", &max_hardware_threads);
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const std::invalid_argument& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const std::domain_error& e) {
+      PyErr_SetString(PyExc_ArithmeticError, e.what());
+    }
+  });
+}

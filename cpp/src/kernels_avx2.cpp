@@ -1,0 +1,43 @@
+// AVX2 + FMA kernels (4 doubles per vector). Compiled with -mavx2 -mfma only; selected
+// at run time when the CPU and the OS (XCR0) support it.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "l2loss/kernel_abi.hpp"
+
+namespace l2loss::avx2 {
+namespace {
+
+struct V {
+  using reg = __m256d;
+  static constexpr int kLanes = 4;
+  static reg zero() { return _mm256_setzero_pd(); }
+  static reg set1(double x) { return _mm256_set1_pd(x); }
+  static reg add(reg a, reg b) { return _mm256_add_pd(a, b); }
+  static reg sub(reg a, reg b) { return _mm256_sub_pd(a, b); }
+  static reg mul(reg a, reg b) { return _mm256_mul_pd(a, b); }
+  static reg max(reg a, reg b) { return _mm256_max_pd(a, b); }
+  static reg min(reg a, reg b) { return _mm256_min_pd(a, b); }
+  static reg abs(reg a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a); }
+  static reg fmsub(reg a, reg b, reg c) { return _mm256_fmsub_pd(a, b, c); }
+  static reg load(const double* p) { return _mm256_loadu_pd(p); }
+  static reg load(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
+  static __m256i offsets(int64_t s) { return _mm256_setr_epi64x(0, s, 2 * s, 3 * s); }
+  static reg gather(const double* p, int64_t s) { return _mm256_i64gather_pd(p, offsets(s), 1); }
+  static reg gather(const float* p, int64_t s) { return _mm256_cvtps_pd(_mm256_i64gather_ps(p, offsets(s), 1)); }
+  static void store(double* p, reg a) { _mm256_storeu_pd(p, a); }
+  static unsigned nonzero_mask(reg a) {
+    return static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(a, _mm256_setzero_pd(), _CMP_NEQ_UQ)));
+  }
+};
+
+#include "kernel_body.inc"
+
+}  // namespace
+
+void column_kernel(const ColumnTask& t, const KernelConfig& cfg, ColumnState& st) {
+  pick_kernel(cfg)(t, cfg, st);
+}
+
+}  // namespace l2loss::avx2

@@ -1,0 +1,43 @@
+// AVX-512F kernels (8 doubles per vector). Compiled with -mavx512f only; selected at run
+// time when the CPU and the OS (XCR0 opmask + ZMM state) support it.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "l2loss/kernel_abi.hpp"
+
+namespace l2loss::avx512 {
+namespace {
+
+struct V {
+  using reg = __m512d;
+  static constexpr int kLanes = 8;
+  static reg zero() { return _mm512_setzero_pd(); }
+  static reg set1(double x) { return _mm512_set1_pd(x); }
+  static reg add(reg a, reg b) { return _mm512_add_pd(a, b); }
+  static reg sub(reg a, reg b) { return _mm512_sub_pd(a, b); }
+  static reg mul(reg a, reg b) { return _mm512_mul_pd(a, b); }
+  static reg max(reg a, reg b) { return _mm512_max_pd(a, b); }
+  static reg min(reg a, reg b) { return _mm512_min_pd(a, b); }
+  static reg abs(reg a) { return _mm512_abs_pd(a); }
+  static reg fmsub(reg a, reg b, reg c) { return _mm512_fmsub_pd(a, b, c); }
+  static reg load(const double* p) { return _mm512_loadu_pd(p); }
+  static reg load(const float* p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
+  static __m512i offsets(int64_t s) { return _mm512_setr_epi64(0, s, 2 * s, 3 * s, 4 * s, 5 * s, 6 * s, 7 * s); }
+  static reg gather(const double* p, int64_t s) { return _mm512_i64gather_pd(offsets(s), p, 1); }
+  static reg gather(const float* p, int64_t s) { return _mm512_cvtps_pd(_mm512_i64gather_ps(offsets(s), p, 1)); }
+  static void store(double* p, reg a) { _mm512_storeu_pd(p, a); }
+  static unsigned nonzero_mask(reg a) {
+    return static_cast<unsigned>(_mm512_cmp_pd_mask(a, _mm512_setzero_pd(), _CMP_NEQ_UQ));
+  }
+};
+
+#include "kernel_body.inc"
+
+}  // namespace
+
+void column_kernel(const ColumnTask& t, const KernelConfig& cfg, ColumnState& st) {
+  pick_kernel(cfg)(t, cfg, st);
+}
+
+}  // namespace l2loss::avx512

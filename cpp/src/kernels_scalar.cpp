@@ -1,0 +1,156 @@
+// Baseline kernels: portable C++ with 4-wide "vectors" of plain doubles (compilers map
+// them to SSE2/NEON or scalar code). Also home of the careful per-element pass, which
+// reruns a computation after the fast pass met a non-finite value, classifies every
+// input and term, and adds finite terms one by one (exactly) to the superaccumulator.
+#include <cstdint>
+
+#include "l2loss/kernel_abi.hpp"
+
+namespace l2loss::scalar {
+namespace {
+
+struct V {
+  struct reg {
+    double v[4];
+  };
+  static constexpr int kLanes = 4;
+  static reg zero() { return set1(0.0); }
+  static reg set1(double x) { return reg{{x, x, x, x}}; }
+#define L2LOSS_LANEWISE(name, expr)               \
+  static reg name(reg a, reg b) {                 \
+    reg r;                                        \
+    for (int l = 0; l < 4; ++l) {                 \
+      const double x = a.v[l], y = b.v[l];        \
+      r.v[l] = (expr);                            \
+    }                                             \
+    return r;                                     \
+  }
+  L2LOSS_LANEWISE(add, x + y)
+  L2LOSS_LANEWISE(sub, x - y)
+  L2LOSS_LANEWISE(mul, x * y)
+  L2LOSS_LANEWISE(max, x > y ? x : y)
+  L2LOSS_LANEWISE(min, x < y ? x : y)
+#undef L2LOSS_LANEWISE
+  static reg abs(reg a) {
+    for (double& x : a.v) x = __builtin_fabs(x);
+    return a;
+  }
+  // a*b - c with a single rounding (exact error term of a product).
+  static reg fmsub(reg a, reg b, reg c) {
+    reg r;
+    for (int l = 0; l < 4; ++l) r.v[l] = __builtin_fma(a.v[l], b.v[l], -c.v[l]);
+    return r;
+  }
+  template <class T>
+  static reg load(const T* p) {
+    return reg{{double(p[0]), double(p[1]), double(p[2]), double(p[3])}};
+  }
+  template <class T>
+  static reg gather(const T* p, int64_t stride_bytes) {
+    const char* c = reinterpret_cast<const char*>(p);
+    reg r;
+    for (int l = 0; l < 4; ++l) {
+      T x;
+      __builtin_memcpy(&x, c + l * stride_bytes, sizeof x);
+      r.v[l] = double(x);
+    }
+    return r;
+  }
+  static void store(double* p, reg a) {
+    for (int l = 0; l < 4; ++l) p[l] = a.v[l];
+  }
+  static unsigned nonzero_mask(reg a) {
+    unsigned m = 0;
+    for (int l = 0; l < 4; ++l) m |= unsigned(a.v[l] != 0.0) << l;
+    return m;
+  }
+};
+
+#include "kernel_body.inc"
+
+// ---- careful pass -------------------------------------------------------------------
+
+inline uint32_t classify(double x, uint32_t nan_flag, uint32_t inf_flag) {
+  if (x != x) return nan_flag;
+  if (!__builtin_isfinite(x)) return inf_flag;
+  return 0;
+}
+
+template <class TY, class TP, class TW>
+void careful_t(const ColumnTask& t, const KernelConfig& cfg, CarefulState& st) {
+  constexpr bool kW = !__is_same(TW, NoWeight);
+  const unsigned sums = cfg.sums;
+  const bool sum_w = kW && cfg.sum_weights;
+  uint32_t flags = st.input_flags;
+  for (int64_t i = 0; i < t.count; ++i) {
+    double y = load1<TY>(t.y_true + i * t.y_true_stride);
+    double p = load1<TP>(t.y_pred + i * t.y_pred_stride);
+    double w = 1.0;
+    if constexpr (kW) {
+      w = load1<TW>(t.weight + i * t.weight_stride);
+      flags |= classify(w, kWeightNaN, kWeightInf);
+    }
+    flags |= classify(y, kYTrueNaN, kYTrueInf) | classify(p, kYPredNaN, kYPredInf);
+    if (cfg.log1p) {
+      y = __builtin_log1p(y);
+      p = __builtin_log1p(p);
+    }
+    row_terms<kW>(sums, y, p, w, sum_w, [&](int k, double x) {
+      if (__builtin_isfinite(x)) {
+        sacc_add(st.acc[k], x);
+      } else {
+        st.term_flags[k] |= x != x ? kTermNaN : (x > 0 ? kTermPosInf : kTermNegInf);
+      }
+    });
+    if (sums & kMaxAbs) {
+      const double a = __builtin_fabs(p - y);
+      if (a != a || a > st.max_abs) st.max_abs = a;  // NaN sticks: later a > NaN is false
+    }
+  }
+  st.input_flags = flags;
+}
+
+template <class TY, class TP>
+CarefulKernel careful_weight(DType w) {
+  switch (w) {
+    case DType::kFloat32: return &careful_t<TY, TP, float>;
+    case DType::kFloat64: return &careful_t<TY, TP, double>;
+    default: return &careful_t<TY, TP, NoWeight>;
+  }
+}
+
+CarefulKernel pick_careful(const KernelConfig& cfg) {
+  const bool yf = cfg.y_true_dtype == DType::kFloat32;
+  const bool pf = cfg.y_pred_dtype == DType::kFloat32;
+  if (yf && pf) return careful_weight<float, float>(cfg.weight_dtype);
+  if (yf) return careful_weight<float, double>(cfg.weight_dtype);
+  if (pf) return careful_weight<double, float>(cfg.weight_dtype);
+  return careful_weight<double, double>(cfg.weight_dtype);
+}
+
+}  // namespace
+
+void column_kernel(const ColumnTask& t, const KernelConfig& cfg, ColumnState& st) {
+  pick_kernel(cfg)(t, cfg, st);
+}
+
+void careful_kernel(const ColumnTask& t, const KernelConfig& cfg, CarefulState& st) {
+  pick_careful(cfg)(t, cfg, st);
+}
+
+void flush_column(ColumnState& st) {
+  for (int k = 0; k < kNumAccs; ++k) {
+    for (int l = 0; l < kMaxLanes; ++l) {
+      sacc_add_checked(st.acc[k], st.fpe0[k][l], st.nonfinite);
+      sacc_add_checked(st.acc[k], st.fpe1[k][l], st.nonfinite);
+      st.fpe0[k][l] = 0.0;
+      st.fpe1[k][l] = 0.0;
+    }
+  }
+}
+
+void sacc_add_double(Superaccumulator& acc, double x) {
+  sacc_add(acc, x);
+}
+
+}  // namespace l2loss::scalar

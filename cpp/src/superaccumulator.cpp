@@ -1,0 +1,42 @@
+// Carry propagation, merge and zero test for the superaccumulator (baseline build only).
+#include "l2loss/superaccumulator.hpp"
+
+#include <cstring>
+
+namespace l2loss {
+
+void sacc_clear(Superaccumulator& acc) {
+  std::memset(acc.chunk, 0, sizeof acc.chunk);
+  acc.adds_until_carry = Superaccumulator::kCarryInterval;
+  acc.reserved = 0;
+}
+
+void sacc_normalize(Superaccumulator& acc) {
+  int64_t carry = 0;
+  for (int j = 0; j < Superaccumulator::kChunks - 1; ++j) {
+    const int64_t v = acc.chunk[j] + carry;
+    carry = v >> Superaccumulator::kDigitBits;  // arithmetic shift: floor division
+    acc.chunk[j] = v - carry * (int64_t{1} << Superaccumulator::kDigitBits);
+  }
+  acc.chunk[Superaccumulator::kChunks - 1] += carry;
+  acc.adds_until_carry = Superaccumulator::kCarryInterval;
+}
+
+void sacc_merge(Superaccumulator& into, const Superaccumulator& from) {
+  Superaccumulator f = from;
+  sacc_normalize(f);
+  sacc_normalize(into);
+  for (int j = 0; j < Superaccumulator::kChunks; ++j) into.chunk[j] += f.chunk[j];
+  sacc_normalize(into);
+}
+
+bool sacc_is_zero(const Superaccumulator& acc) {
+  Superaccumulator a = acc;
+  sacc_normalize(a);
+  for (int64_t c : a.chunk) {
+    if (c != 0) return false;
+  }
+  return true;
+}
+
+}  // namespace l2loss
