@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "l2loss/bandwidth_probe.hpp"
 #include "l2loss/engine.hpp"
 
 namespace py = pybind11;
@@ -175,18 +176,36 @@ PYBIND11_MODULE(_core, m) {
 
   // The small-call fast path: one column, one accumulator, result as a Python float, or
   // None when the general path must take over (several columns, a non-finite value).
+  // The small-call fast path: one column, one accumulator, a Python float -- or None
+  // whenever the general path must take over (anything but a clean float32/float64
+  // single-output pair, an empty input, a non-finite value, weights summing to zero).
   m.def(
       "mean_fast",
-      [](const py::array& y_true, const py::array& y_pred, const py::object& sample_weight, int acc,
-         int num_threads) -> py::object {
-        const uint32_t sums = acc == kAccAbs ? kSumAbs : kSumSq;
-        const ReduceRequest req = make_request(y_true, y_pred, sample_weight, sums, false, num_threads);
-        if (req.n_cols != 1 || req.n_rows == 0) return py::none();
+      [](const py::object& y_true, const py::object& y_pred, int acc, int num_threads) -> py::object {
+        if (!py::isinstance<py::array>(y_true) || !py::isinstance<py::array>(y_pred)) return py::none();
+        const auto yt = py::reinterpret_borrow<py::array>(y_true);
+        const auto yp = py::reinterpret_borrow<py::array>(y_pred);
+        DType dt, dp;
+        if (yt.ndim() < 1 || yt.ndim() > 2 || yp.ndim() < 1 || yp.ndim() > 2 || !native_float(yt.dtype(), dt) ||
+            !native_float(yp.dtype(), dp) || num_threads < 0) {
+          return py::none();
+        }
+        const int64_t rows = yt.shape(0);
+        if (rows == 0 || yp.shape(0) != rows || (yt.ndim() == 2 && yt.shape(1) != 1) ||
+            (yp.ndim() == 2 && yp.shape(1) != 1)) {
+          return py::none();
+        }
+        ReduceRequest req;
+        req.y_true = Operand{static_cast<const char*>(yt.data()), dt, yt.strides(0), 0};
+        req.y_pred = Operand{static_cast<const char*>(yp.data()), dp, yp.strides(0), 0};
+        req.n_rows = rows;
+        req.sums = acc == kAccAbs ? kSumAbs : kSumSq;
+        req.num_threads = num_threads;
         const ReduceResult r = run(req);
-        if (r.careful || weight_total_is_zero(r)) return py::none();
+        if (r.careful) return py::none();
         return py::float_(column_mean(r, acc, 0));
       },
-      py::arg("y_true"), py::arg("y_pred"), py::arg("sample_weight"), py::arg("acc"), py::arg("num_threads"));
+      py::arg("y_true"), py::arg("y_pred"), py::arg("acc"), py::arg("num_threads"));
 
   m.def(
       "exact_weighted_average",
@@ -203,6 +222,24 @@ PYBIND11_MODULE(_core, m) {
         }
       },
       py::arg("values"), py::arg("weights") = py::none());
+
+  m.def(
+      "_bandwidth_probe",
+      [](const py::array& a, const py::array& b, int num_threads) {
+        DType da, db;
+        if (a.ndim() != 1 || b.ndim() != 1 || a.shape(0) != b.shape(0) || !native_float(a.dtype(), da) ||
+            !native_float(b.dtype(), db) || da != db || a.strides(0) != a.itemsize() || b.strides(0) != b.itemsize()) {
+          throw py::value_error("_bandwidth_probe takes two contiguous 1-D arrays of one float dtype");
+        }
+        const int64_t n = a.shape(0);
+        const int t = num_threads > 0 ? num_threads : default_num_threads();
+        py::gil_scoped_release release;  // safe: only the two buffers are read
+        return da == DType::kFloat64
+                   ? bandwidth_probe(static_cast<const double*>(a.data()), static_cast<const double*>(b.data()), n, t)
+                   : bandwidth_probe(static_cast<const float*>(a.data()), static_cast<const float*>(b.data()), n, t);
+      },
+      py::arg("a"), py::arg("b"), py::arg("num_threads") = 0,
+      "Benchmark yardstick: naive fused read of two arrays (not exact, not reproducible).");
 
   m.def("set_isa", [](const std::string& name) { set_isa(isa_by_name(name)); }, py::arg("name"),
         "Test hook: force the kernel ISA (raises ValueError if unsupported here).");

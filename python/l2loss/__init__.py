@@ -1,0 +1,43 @@
+"""l2loss: exact, reproducible, memory-speed squared-error metrics.
+
+Drop-in for scikit-learn's regression metrics: the same signatures and errors, with
+sums that are exact and bitwise identical whatever the thread count or ISA.
+"""
+
+from __future__ import annotations
+
+from ._config import config, get_num_threads, set_num_threads, show_config
+from ._metrics import (
+    UndefinedMetricWarning,
+    explained_variance_score,
+    max_error,
+    mean_absolute_error,
+    mean_squared_error,
+    mean_squared_log_error,
+    r2_score,
+    root_mean_squared_error,
+    root_mean_squared_log_error,
+)
+from ._report import RegressionReport, regression_report
+from ._validation import InvalidParameterError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "InvalidParameterError",
+    "RegressionReport",
+    "UndefinedMetricWarning",
+    "config",
+    "explained_variance_score",
+    "get_num_threads",
+    "max_error",
+    "mean_absolute_error",
+    "mean_squared_error",
+    "mean_squared_log_error",
+    "r2_score",
+    "regression_report",
+    "root_mean_squared_error",
+    "root_mean_squared_log_error",
+    "set_num_threads",
+    "show_config",
+]

@@ -1,0 +1,55 @@
+"""Build and runtime configuration: ISA path, OpenMP, threads."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from . import _core
+
+__all__ = ["config", "show_config", "get_num_threads", "set_num_threads"]
+
+
+def get_num_threads() -> int:
+    """Threads a call uses when it does not pass ``num_threads``."""
+    return int(_core.get_num_threads())
+
+
+def set_num_threads(n: int) -> int:
+    """Set the default thread count for later calls; returns the previous value.
+
+    >>> import l2loss
+    >>> previous = l2loss.set_num_threads(1)
+    >>> _ = l2loss.set_num_threads(previous)
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    return int(_core.set_num_threads(n))
+
+
+def config() -> dict[str, Any]:
+    """The active configuration as a dict."""
+    from . import __version__
+
+    return {
+        "version": __version__,
+        "isa": _core.get_isa(),
+        "isa_best": _core.best_isa(),
+        "isas_supported": list(_core.supported_isas()),
+        "isas_compiled": list(_core.compiled_isas()),
+        "openmp": bool(_core.have_openmp()),
+        "num_threads": get_num_threads(),
+        "hardware_threads": int(_core.max_hardware_threads()),
+    }
+
+
+def show_config(file: Any = None) -> None:
+    """Print version, ISA path in use, ISAs available, OpenMP and thread count."""
+    c = config()
+    out = sys.stdout if file is None else file
+    print(f"l2loss {c['version']}", file=out)
+    print(f"  ISA path in use : {c['isa']}", file=out)
+    print(f"  ISAs supported  : {', '.join(c['isas_supported'])} (compiled: {', '.join(c['isas_compiled'])})", file=out)
+    openmp = "on" if c["openmp"] else "off (single-threaded build)"
+    print(f"  OpenMP          : {openmp}", file=out)
+    print(f"  threads         : {c['num_threads']} (hardware: {c['hardware_threads']})", file=out)

@@ -1,0 +1,126 @@
+"""regression_report: every metric of the squared-error family from one fused pass."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from ._metrics import (
+    SUMS_ALL,
+    _warn_r2_undefined,
+    aggregate,
+    assemble_fraction,
+    reduce,
+    round_max_error,
+)
+from ._validation import MULTIOUTPUT_OPTIONS, check_reg_targets, validate_params
+
+__all__ = ["RegressionReport", "regression_report"]
+
+_ACC_SQ, _ACC_ABS, _ACC_DIFF = 0, 2, 3  # engine accumulator indices (see kernel_abi.hpp)
+
+
+@dataclass(frozen=True)
+class RegressionReport:
+    """MSE, RMSE, MAE, R^2, explained variance, max error and bias of one evaluation.
+
+    Each field equals what the matching l2loss (and, up to rounding, sklearn) function
+    returns for the same arguments: a float, or an ndarray of shape (n_outputs,) when
+    ``multioutput="raw_values"``. ``max_error`` is per output for "raw_values" and the
+    largest over all outputs otherwise. ``mean_error`` is the weighted mean of
+    ``y_pred - y_true`` (the bias).
+    """
+
+    mse: Any
+    rmse: Any
+    mae: Any
+    r2: Any
+    explained_variance: Any
+    max_error: Any
+    mean_error: Any
+    n_samples: int
+    weight_sum: float
+
+    _METRICS = ("mse", "rmse", "mae", "r2", "explained_variance", "max_error", "mean_error")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Fields as a plain dict (arrays converted to lists)."""
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(self).items()}
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame: one row per metric, one column per output (needs pandas)."""
+        import pandas as pd  # optional dependency
+
+        rows = {}
+        for name in self._METRICS:
+            value = getattr(self, name)
+            rows[name] = np.atleast_1d(np.asarray(value, dtype=np.float64))
+        width = max(len(v) for v in rows.values())
+        columns = ["value"] if width == 1 else [f"output_{j}" for j in range(width)]
+        data = {name: (np.resize(v, width) if len(v) != width else v) for name, v in rows.items()}
+        return pd.DataFrame.from_dict(data, orient="index", columns=columns)
+
+    def _format(self, value: Any) -> str:
+        if isinstance(value, np.ndarray):
+            return "[" + ", ".join(f"{v:.6g}" for v in value.tolist()) + "]"
+        return f"{value:.6g}"
+
+    def __repr__(self) -> str:
+        lines = [f"RegressionReport(n_samples={self.n_samples}, weight_sum={self.weight_sum:.6g})"]
+        for name in self._METRICS:
+            lines.append(f"  {name:<19}{self._format(getattr(self, name))}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{name}</th><td>{self._format(getattr(self, name))}</td></tr>"
+            for name in self._METRICS
+        )
+        caption = f"RegressionReport: n_samples={self.n_samples}, weight_sum={self.weight_sum:.6g}"
+        return f"<table><caption>{caption}</caption>{rows}</table>"
+
+
+def regression_report(
+    y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
+    num_threads: int | None = None,
+) -> RegressionReport:
+    """Every squared-error-family metric from one fused, exact pass over the inputs.
+
+    scikit-learn reads the data once per metric (more for R^2); this reads it once.
+    Validation and errors are those of :func:`l2loss.mean_squared_error`.
+
+    Examples
+    --------
+    >>> import l2loss
+    >>> rep = l2loss.regression_report([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
+    >>> rep.mse, rep.mae, rep.max_error
+    (0.375, 0.5, 1.0)
+    """
+    validate_params("regression_report", y_true, y_pred, sample_weight, multioutput, options=MULTIOUTPUT_OPTIONS)
+    t = check_reg_targets(y_true, y_pred, sample_weight, multioutput)
+    r = reduce(t, SUMS_ALL, num_threads)
+    mo, dt = t.multioutput, t.dtype
+    mse = r.mean(_ACC_SQ)
+    if t.n_samples < 2:
+        r2 = _warn_r2_undefined()
+    else:
+        num, den = r.r2_parts()
+        r2 = assemble_fraction(num, den, mo, True, dt)
+    ev_num, ev_den = r.explained_variance_parts()
+    max_abs = np.array([round_max_error(v, dt) for v in r.max_abs().tolist()])
+    is_raw = isinstance(mo, str) and mo == "raw_values"
+    return RegressionReport(
+        mse=aggregate(mse, mo, dt),
+        rmse=aggregate(np.sqrt(mse), mo, dt),
+        mae=aggregate(r.mean(_ACC_ABS), mo, dt),
+        r2=r2,
+        explained_variance=assemble_fraction(ev_num, ev_den, mo, True, dt),
+        max_error=max_abs.astype(dt) if is_raw else float(max_abs.max()),
+        mean_error=aggregate(r.mean(_ACC_DIFF), mo, dt),
+        n_samples=t.n_samples,
+        weight_sum=float(r.weight_sum()),
+    )
+
+

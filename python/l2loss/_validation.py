@@ -1,0 +1,316 @@
+"""Argument intake with scikit-learn 1.9's rules, messages and validation order.
+
+The drop-in functions must fail exactly like ``sklearn.metrics`` does: same exception
+types, same messages, and the same *first* error when several things are wrong. The
+one deliberate change of mechanics: sklearn scans every input for NaN/inf before it
+computes; l2loss lets the fused kernel record non-finite values as a flag and only
+looks for the culprit when the flag is set (or when another error is about to be
+raised and the NaN error would have come first).
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["InvalidParameterError", "Targets", "check_reg_targets", "assert_all_finite"]
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter has the wrong type or value (same as sklearn's class of that name)."""
+
+
+_NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+# String options in the same literal order as sklearn's source, so that the set
+# iteration order (and hence the error message) is the same within one process.
+MULTIOUTPUT_OPTIONS = {"raw_values", "uniform_average"}
+MULTIOUTPUT_OPTIONS_R2 = {"raw_values", "uniform_average", "variance_weighted"}
+
+
+def _is_array_like(x: Any) -> bool:
+    has_protocol = hasattr(x, "__len__") or hasattr(x, "shape") or hasattr(x, "__array__")
+    return has_protocol and not np.isscalar(x)
+
+
+def _param_error(name: str, func: str, constraint: str, value: Any) -> InvalidParameterError:
+    return InvalidParameterError(
+        f"The {name!r} parameter of {func} must be {constraint}. Got {value!r} instead."
+    )
+
+
+def _options_str(options: set[str]) -> str:
+    return "a str among {" + ", ".join(repr(o) for o in options) + "}"
+
+
+def validate_params(
+    func: str,
+    y_true: Any,
+    y_pred: Any,
+    sample_weight: Any = None,
+    multioutput: Any = "uniform_average",
+    *,
+    options: set[str] | None = MULTIOUTPUT_OPTIONS,
+    allow_none_multioutput: bool = False,
+    force_finite: Any = True,
+) -> None:
+    """sklearn's ``@validate_params`` stage: types of every parameter, in signature order."""
+    for name, value in (("y_true", y_true), ("y_pred", y_pred)):
+        if not _is_array_like(value):
+            raise _param_error(name, func, "an array-like", value)
+    if sample_weight is not None and not _is_array_like(sample_weight):
+        raise _param_error("sample_weight", func, "an array-like or None", sample_weight)
+    if options is not None:
+        ok = (
+            (isinstance(multioutput, str) and multioutput in options)
+            or (multioutput is None and allow_none_multioutput)
+            or (not isinstance(multioutput, str) and multioutput is not None and _is_array_like(multioutput))
+        )
+        if not ok:
+            constraint = _options_str(options) + (", an array-like or None" if allow_none_multioutput else " or an array-like")
+            raise _param_error("multioutput", func, constraint, multioutput)
+    if not isinstance(force_finite, (bool, np.bool_)):
+        raise _param_error(
+            "force_finite", func, "an instance of 'bool' or an instance of 'numpy.bool'", force_finite
+        )
+
+
+def num_samples(x: Any) -> int:
+    """sklearn's ``_num_samples``."""
+    message = f"Expected sequence or array-like, got {type(x)}"
+    if hasattr(x, "fit") and callable(x.fit):
+        raise TypeError(message)
+    shape = getattr(x, "shape", None)
+    if shape is not None:
+        if len(shape) == 0:
+            raise TypeError(
+                "Input should have at least 1 dimension i.e. satisfy "
+                f"`len(x.shape) > 0`, got scalar `{x!r}` instead."
+            )
+        if isinstance(shape[0], numbers.Integral):
+            return int(shape[0])
+    if not hasattr(x, "__len__"):
+        if hasattr(x, "__array__"):
+            return len(np.asarray(x))
+        raise TypeError(message)
+    try:
+        return len(x)
+    except TypeError as exc:
+        raise TypeError(message) from exc
+
+
+def check_consistent_length(*arrays: Any) -> None:
+    lengths = [num_samples(a) for a in arrays if a is not None]
+    if len(set(lengths)) > 1:
+        raise ValueError(f"Found input variables with inconsistent numbers of samples: {lengths}")
+
+
+def working_dtype(*arrays: Any) -> np.dtype:
+    """sklearn's ``_find_matching_floating_dtype``: only inputs with a ``dtype`` vote."""
+    floats = []
+    for a in arrays:
+        if a is None or not hasattr(a, "dtype"):
+            continue
+        try:
+            dt = np.dtype(a.dtype)
+        except TypeError:
+            dt = np.asarray(a).dtype
+        if dt.kind == "f":
+            floats.append(dt)
+    return np.result_type(*floats) if floats else np.dtype(np.float64)
+
+
+def assert_all_finite(a: np.ndarray, input_name: str = "", msg_dtype: np.dtype | None = None) -> None:
+    """Raise sklearn's NaN / infinity error for ``a`` if it has one."""
+    if a.dtype.kind not in "fc":
+        return
+    padded = f"{input_name} " if input_name else ""
+    if np.isnan(a).any():
+        raise ValueError(f"Input {padded}contains NaN.")
+    if np.isinf(a).any():
+        dtype = a.dtype if msg_dtype is None else msg_dtype
+        raise ValueError(f"Input {padded}contains infinity or a value too large for {dtype!r}.")
+
+
+@dataclass
+class _Checked:
+    """An input converted for the kernel, plus what its error messages need."""
+
+    kernel: np.ndarray  # float32/float64, native byte order; any strides
+    message_dtype: np.dtype  # the dtype sklearn would name in its messages
+    input_name: str = ""
+
+    def assert_finite(self) -> None:
+        assert_all_finite(self.kernel, self.input_name, self.message_dtype)
+
+
+def _to_array(x: Any, dtype: np.dtype | None) -> np.ndarray:
+    """Convert like sklearn's check_array would, but keep float32/float64 arrays as views.
+
+    ``dtype`` is sklearn's working dtype; ``None`` means max_error's ``dtype="numeric"``.
+    A float32 array inside a float64 computation is kept: the kernel widens exactly.
+    """
+    if isinstance(x, np.matrix):
+        raise TypeError(
+            "np.matrix is not supported. Please convert to a numpy array with "
+            "np.asarray. For more information see: "
+            "https://numpy.org/doc/stable/reference/generated/numpy.matrix.html"
+        )
+    if type(x) is not np.ndarray and hasattr(x, "__dlpack__") and hasattr(x, "dtype"):
+        try:  # torch CPU tensors and other DLPack producers: zero-copy
+            x = np.from_dlpack(x)
+        except (TypeError, RuntimeError, BufferError, ValueError):
+            pass
+    arr = np.asarray(x)
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise ValueError(f"Complex data not supported\n{x}\n")
+    if dtype is None:
+        if kind in "USV":
+            raise ValueError(
+                "dtype='numeric' is not compatible with arrays of bytes/strings."
+                "Convert your data to numeric values explicitly instead."
+            )
+        return arr if kind == "f" else arr.astype(np.float64)
+    if arr.dtype in _NATIVE_FLOATS and arr.dtype.isnative and arr.dtype.itemsize <= dtype.itemsize:
+        return arr
+    return arr.astype(dtype)
+
+
+def _for_kernel(arr: np.ndarray) -> np.ndarray:
+    """float16 and non-native byte order are read through a (documented) copy."""
+    if arr.dtype in _NATIVE_FLOATS and arr.dtype.isnative:
+        return arr
+    if arr.dtype.kind == "f" and arr.dtype.itemsize <= 4:
+        return arr.astype(np.float32)
+    return arr.astype(np.float64)
+
+
+@dataclass
+class Targets:
+    """Validated inputs, shaped (n_samples, n_outputs) for the kernel."""
+
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    sample_weight: np.ndarray | None
+    multioutput: Any  # str, None, or float64 ndarray of output weights
+    dtype: np.dtype  # sklearn's working dtype (raw_values results use it)
+    checked: list[_Checked]
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.y_true.shape[0])
+
+    @property
+    def n_outputs(self) -> int:
+        return int(self.y_true.shape[1])
+
+    def locate_nonfinite(self) -> None:
+        """Raise the first NaN/inf error sklearn would raise (inputs in sklearn's order)."""
+        for c in self.checked:
+            c.assert_finite()
+
+    def check_weights_not_all_zero(self) -> None:
+        if self.sample_weight is not None and not np.any(self.sample_weight != 0):
+            raise ValueError("Sample weights must contain at least one non-zero number.")
+
+
+def check_reg_targets(
+    y_true: Any,
+    y_pred: Any,
+    sample_weight: Any,
+    multioutput: Any,
+    *,
+    numeric: bool = False,
+) -> Targets:
+    """sklearn's ``_check_reg_targets_with_floating_dtype`` (``numeric=True``: max_error's
+    ``dtype="numeric"`` variant), minus the eager NaN scan."""
+    dtype = None if numeric else working_dtype(y_true, y_pred, sample_weight)
+    check_consistent_length(y_true, y_pred, sample_weight)
+    checked: list[_Checked] = []
+
+    def fail(exc: Exception) -> Exception:
+        # Errors found later than a NaN in an earlier input must not mask it.
+        for c in checked:
+            c.assert_finite()
+        return exc
+
+    arrays = []
+    for x in (y_true, y_pred):
+        try:
+            arr = _to_array(x, dtype)
+        except Exception as exc:
+            raise fail(exc) from None
+        if arr.ndim >= 3:
+            raise fail(ValueError(f"Found array with dim {arr.ndim}, while dim <= 2 is required."))
+        msg_dtype = arr.dtype if dtype is None else dtype
+        checked.append(_Checked(_for_kernel(arr), msg_dtype))
+        if arr.shape[0] < 1:
+            raise fail(
+                ValueError(f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required.")
+            )
+        if arr.ndim == 2 and arr.shape[1] < 1:
+            raise fail(
+                ValueError(f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
+            )
+        arrays.append(arr)
+
+    weights = None
+    if sample_weight is not None:
+        try:
+            w = _to_array(sample_weight, dtype if dtype is not None else np.dtype(np.float64))
+        except Exception as exc:
+            raise fail(exc) from None
+        if w.ndim != 1:
+            raise fail(
+                ValueError(
+                    f"Sample weights must be 1D array or scalar, got {w.ndim}D array. "
+                    f"Expected either a scalar value or a 1D array of length {arrays[0].shape[0]}."
+                )
+            )
+        weights = _for_kernel(w)
+        checked.append(_Checked(weights, dtype if dtype is not None else np.dtype(np.float64), "sample_weight"))
+
+    yt, yp = (a.reshape(-1, 1) if a.ndim == 1 else a for a in (checked[0].kernel, checked[1].kernel))
+
+    def fail_late(exc: Exception) -> Exception:
+        # These come after sample_weight's checks in sklearn: weights must be clean first.
+        fail(exc)
+        if weights is not None and not np.any(weights != 0):
+            return ValueError("Sample weights must contain at least one non-zero number.")
+        return exc
+
+    if yt.shape[1] != yp.shape[1]:
+        raise fail_late(
+            ValueError(f"y_true and y_pred have different number of output ({yt.shape[1]}!={yp.shape[1]})")
+        )
+    n_outputs = yt.shape[1]
+    if isinstance(multioutput, str) or multioutput is None:
+        mo: Any = multioutput
+    else:
+        try:
+            mo = _to_array(multioutput, None)
+        except Exception as exc:
+            raise fail_late(exc) from None
+        if mo.ndim >= 3:
+            raise fail_late(ValueError(f"Found array with dim {mo.ndim}, while dim <= 2 is required."))
+        try:
+            assert_all_finite(mo)
+        except ValueError as exc:
+            raise fail_late(exc) from None
+        if mo.shape[0] < 1:
+            raise fail_late(
+                ValueError(f"Found array with 0 sample(s) (shape={mo.shape}) while a minimum of 1 is required.")
+            )
+        if n_outputs == 1:
+            raise fail_late(ValueError("Custom weights are useful only in multi-output cases."))
+        if n_outputs != mo.shape[0]:
+            raise fail_late(
+                ValueError(f"There must be equally many custom weights ({mo.shape[0]}) as outputs ({n_outputs}).")
+            )
+        mo = np.asarray(mo, dtype=np.float64)
+    out_dtype = dtype if dtype is not None else np.dtype(np.float64)
+    return Targets(yt, yp, weights, mo, out_dtype, checked)
