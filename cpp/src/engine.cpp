@@ -113,10 +113,8 @@ void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& n
                                          : std::max<int64_t>(256, kBlockElements / n_cols);
   std::vector<std::unique_ptr<ColumnState[]>> per_thread(static_cast<size_t>(threads));
   parallel_for_threads(threads, [&](int t, int T) {
-    auto states = std::make_unique<ColumnState[]>(static_cast<size_t>(n_cols));  // zeroed
-    for (int64_t c = 0; c < n_cols; ++c) {
-      for (auto& a : states[c].acc) sacc_clear(a);
-    }
+    // Value-initialised, i.e. zero-filled: empty accumulators (see superaccumulator.hpp).
+    auto states = std::make_unique<ColumnState[]>(static_cast<size_t>(n_cols));
     int64_t begin, end;
     thread_range(req.n_rows, t, T, begin, end);
     const KernelConfig cfg_first = make_config(req, true);
@@ -136,7 +134,14 @@ void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& n
     const ColumnState* states = per_thread[static_cast<size_t>(t)].get();
     for (int64_t c = 0; c < n_cols; ++c) {
       ColumnSums& dst = out.columns[static_cast<size_t>(c)];
-      for (int k = 0; k < kNumAccs; ++k) sacc_merge(dst.acc[k], states[c].acc[k]);
+      for (int k = 0; k < kNumAccs; ++k) {
+        if (!((states[c].used >> k) & 1u)) continue;  // untouched: still exactly zero
+        if (t == 0) {
+          dst.acc[k] = states[c].acc[k];
+        } else {
+          sacc_merge(dst.acc[k], states[c].acc[k]);
+        }
+      }
       dst.max_abs = std::max(dst.max_abs, states[c].max_abs);
       nonfinite = nonfinite || states[c].nonfinite != 0;
     }
@@ -147,10 +152,7 @@ void careful_pass(const ReduceRequest& req, int threads, ReduceResult& out) {
   const int64_t n_cols = req.n_cols;
   std::vector<std::unique_ptr<CarefulState[]>> per_thread(static_cast<size_t>(threads));
   parallel_for_threads(threads, [&](int t, int T) {
-    auto states = std::make_unique<CarefulState[]>(static_cast<size_t>(n_cols));
-    for (int64_t c = 0; c < n_cols; ++c) {
-      for (auto& a : states[c].acc) sacc_clear(a);
-    }
+    auto states = std::make_unique<CarefulState[]>(static_cast<size_t>(n_cols));  // zero-filled
     int64_t begin, end;
     thread_range(req.n_rows, t, T, begin, end);
     for (int64_t c = 0; c < n_cols; ++c) {
@@ -159,9 +161,6 @@ void careful_pass(const ReduceRequest& req, int threads, ReduceResult& out) {
     per_thread[static_cast<size_t>(t)] = std::move(states);
   });
   for (auto& col : out.columns) col = ColumnSums{};
-  for (auto& col : out.columns) {
-    for (auto& a : col.acc) sacc_clear(a);
-  }
   out.input_flags = 0;
   for (int t = 0; t < threads; ++t) {
     const CarefulState* states = per_thread[static_cast<size_t>(t)].get();
@@ -205,11 +204,7 @@ ReduceResult reduce(const ReduceRequest& req) {
   out.n_rows = req.n_rows;
   out.n_cols = req.n_cols;
   out.weighted = req.weight != nullptr;
-  out.columns.resize(static_cast<size_t>(req.n_cols));
-  for (auto& col : out.columns) {
-    for (auto& a : col.acc) sacc_clear(a);
-  }
-  sacc_clear(out.weight_sum);
+  out.columns.resize(static_cast<size_t>(req.n_cols));  // value-initialised: empty sums
   if (req.n_rows == 0) return out;
   const int threads = effective_threads(req);
   out.threads_used = threads;

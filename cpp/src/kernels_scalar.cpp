@@ -140,6 +140,7 @@ void careful_kernel(const ColumnTask& t, const KernelConfig& cfg, CarefulState& 
 
 void flush_column(ColumnState& st) {
   for (int k = 0; k < kNumAccs; ++k) {
+    if (!((st.used >> k) & 1u)) continue;
     for (int l = 0; l < kMaxLanes; ++l) {
       sacc_add_checked(st.acc[k], st.fpe0[k][l], st.nonfinite);
       sacc_add_checked(st.acc[k], st.fpe1[k][l], st.nonfinite);

@@ -40,7 +40,7 @@ struct ColumnState {
   Superaccumulator acc[kNumAccs];
   double max_abs;
   uint32_t nonfinite;  // a non-finite value reached an accumulator: rerun carefully
-  uint32_t reserved;
+  uint32_t used;       // bit k set: accumulator k (AccIndex) received terms
 };
 
 // One kernel call: rows [0, count) of one column. Strides are in bytes, may be negative.

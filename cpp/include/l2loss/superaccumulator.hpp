@@ -11,6 +11,10 @@
 // of a stream. After sacc_normalize() the representation is canonical (chunks 0..65 in
 // [0, 2^32), the top chunk signed), so equal values give identical bytes.
 //
+// An all-zero object (value-initialised) is a valid empty accumulator: its zero carry
+// budget makes the first add run sacc_normalize(), which sets the budget. So arrays of
+// states obtained from value-initialisation need no explicit clearing.
+//
 // This header is included by the ISA kernel files, so it holds no inline functions and
 // no STL (see STYLE.md, rule 2): the add itself lives in each ISA namespace, the rest in
 // superaccumulator.cpp, compiled for the baseline target only.
