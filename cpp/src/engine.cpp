@@ -196,6 +196,46 @@ ExactNumber column_exact(const ReduceResult& r, int acc, int64_t col) {
   return ExactNumber::from_accumulator(r.columns.at(static_cast<size_t>(col)).acc[acc]);
 }
 
+// Exact totals of the quantities whose terms are split by order of magnitude.
+ExactNumber exact_sq(const ReduceResult& r, int64_t col) {
+  return column_exact(r, kAccSq, col) + column_exact(r, kAccSqLo, col) + column_exact(r, kAccSqLo2, col);
+}
+ExactNumber exact_diff(const ReduceResult& r, int64_t col) {
+  return column_exact(r, kAccDiff, col) + column_exact(r, kAccDiffLo, col);
+}
+ExactNumber exact_y(const ReduceResult& r, int64_t col) {
+  return column_exact(r, kAccY, col) + column_exact(r, kAccYLo, col);
+}
+ExactNumber exact_y2(const ReduceResult& r, int64_t col) {
+  return column_exact(r, kAccY2, col) + column_exact(r, kAccY2Lo, col) + column_exact(r, kAccY2Lo2, col);
+}
+uint8_t flags_of(const ColumnSums& c, std::initializer_list<int> accs) {
+  uint8_t f = 0;
+  for (int k : accs) f |= c.term_flags[k];
+  return f;
+}
+
+// A "quantity" is what an accumulator index stands for in the public API: the exact
+// sum for diff, y and y^2 (hi + remainders); for squares and absolute values it is the
+// sum of the rounded terms (the MSE/MAE contract), so the index alone.
+ExactNumber quantity_exact(const ReduceResult& r, int acc, int64_t col) {
+  switch (acc) {
+    case kAccDiff: return exact_diff(r, col);
+    case kAccY: return exact_y(r, col);
+    case kAccY2: return exact_y2(r, col);
+    default: return column_exact(r, acc, col);
+  }
+}
+uint8_t quantity_flags(const ReduceResult& r, int acc, int64_t col) {
+  const ColumnSums& c = r.columns.at(static_cast<size_t>(col));
+  switch (acc) {
+    case kAccDiff: return flags_of(c, {kAccDiff, kAccDiffLo});
+    case kAccY: return flags_of(c, {kAccY, kAccYLo});
+    case kAccY2: return flags_of(c, {kAccY2, kAccY2Lo, kAccY2Lo2});
+    default: return c.term_flags[acc];
+  }
+}
+
 }  // namespace
 
 ReduceResult reduce(const ReduceRequest& req) {
@@ -228,12 +268,12 @@ bool weight_total_is_zero(const ReduceResult& r) {
 }
 
 double column_total(const ReduceResult& r, int acc, int64_t col) {
-  const uint8_t flags = r.columns.at(static_cast<size_t>(col)).term_flags[acc];
-  return apply_term_flags(flags, flags ? 0.0 : column_exact(r, acc, col).to_double());
+  const uint8_t flags = quantity_flags(r, acc, col);
+  return apply_term_flags(flags, flags ? 0.0 : quantity_exact(r, acc, col).to_double());
 }
 
 double column_mean(const ReduceResult& r, int acc, int64_t col) {
-  const uint8_t flags = r.columns.at(static_cast<size_t>(col)).term_flags[acc];
+  const uint8_t flags = quantity_flags(r, acc, col);
   const double nan = std::numeric_limits<double>::quiet_NaN();
   if (r.weight_term_flags) return nan;
   const ExactNumber w = weight_total(r);
@@ -242,23 +282,23 @@ double column_mean(const ReduceResult& r, int acc, int64_t col) {
     const double v = apply_term_flags(flags, 0.0);
     return w.is_negative() ? -v : v;
   }
-  return divide(column_exact(r, acc, col), w);
+  return divide(quantity_exact(r, acc, col), w);
 }
 
 FractionParts r2_parts(const ReduceResult& r, int64_t col) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const ColumnSums& c = r.columns.at(static_cast<size_t>(col));
   FractionParts parts{column_total(r, kAccSq, col), nan};
-  if (c.term_flags[kAccY] || c.term_flags[kAccY2] || r.weight_term_flags) {
+  const uint8_t yflags = flags_of(c, {kAccY, kAccYLo, kAccY2, kAccY2Lo, kAccY2Lo2});
+  if (yflags || r.weight_term_flags) {
     // A non-finite or overflowing y: report what IEEE arithmetic would.
-    parts.denominator = apply_term_flags(c.term_flags[kAccY2] | c.term_flags[kAccY], nan);
+    parts.denominator = apply_term_flags(yflags, nan);
     return parts;
   }
   const ExactNumber w = weight_total(r);
   if (w.is_zero()) return parts;
-  const ExactNumber s1 = column_exact(r, kAccY, col);
-  const ExactNumber s2 = column_exact(r, kAccY2, col);
-  const ExactNumber tss_times_w = w * s2 - s1 * s1;  // exact: no cancellation error
+  const ExactNumber s1 = exact_y(r, col);
+  const ExactNumber tss_times_w = w * exact_y2(r, col) - s1 * s1;  // exact: no cancellation
   parts.denominator = tss_times_w.is_zero() ? 0.0 : divide(tss_times_w, w);
   return parts;
 }
@@ -270,20 +310,20 @@ FractionParts explained_variance_parts(const ReduceResult& r, int64_t col) {
   const ExactNumber w = weight_total(r);
   if (w.is_zero() || r.weight_term_flags) return parts;
   const ExactNumber w2 = w * w;
-  if (c.term_flags[kAccSq] || c.term_flags[kAccSqLo] || c.term_flags[kAccDiff]) {
-    parts.numerator = apply_term_flags(c.term_flags[kAccSq] | c.term_flags[kAccSqLo] | c.term_flags[kAccDiff], nan);
+  const uint8_t dflags = flags_of(c, {kAccSq, kAccSqLo, kAccSqLo2, kAccDiff, kAccDiffLo});
+  if (dflags) {
+    parts.numerator = apply_term_flags(dflags, nan);
   } else {
-    const ExactNumber d1 = column_exact(r, kAccDiff, col);
-    const ExactNumber d2 = column_exact(r, kAccSq, col) + column_exact(r, kAccSqLo, col);
-    const ExactNumber num = w * d2 - d1 * d1;
+    const ExactNumber d1 = exact_diff(r, col);
+    const ExactNumber num = w * exact_sq(r, col) - d1 * d1;
     parts.numerator = num.is_zero() ? 0.0 : divide(num, w2);
   }
-  if (c.term_flags[kAccY] || c.term_flags[kAccY2]) {
-    parts.denominator = apply_term_flags(c.term_flags[kAccY2] | c.term_flags[kAccY], nan);
+  const uint8_t yflags = flags_of(c, {kAccY, kAccYLo, kAccY2, kAccY2Lo, kAccY2Lo2});
+  if (yflags) {
+    parts.denominator = apply_term_flags(yflags, nan);
   } else {
-    const ExactNumber s1 = column_exact(r, kAccY, col);
-    const ExactNumber s2 = column_exact(r, kAccY2, col);
-    const ExactNumber den = w * s2 - s1 * s1;
+    const ExactNumber s1 = exact_y(r, col);
+    const ExactNumber den = w * exact_y2(r, col) - s1 * s1;
     parts.denominator = den.is_zero() ? 0.0 : divide(den, w2);
   }
   return parts;

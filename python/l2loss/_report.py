@@ -15,11 +15,12 @@ from ._metrics import (
     reduce,
     round_max_error,
 )
+from . import _core
 from ._validation import MULTIOUTPUT_OPTIONS, check_reg_targets, validate_params
 
 __all__ = ["RegressionReport", "regression_report"]
 
-_ACC_SQ, _ACC_ABS, _ACC_DIFF = 0, 2, 3  # engine accumulator indices (see kernel_abi.hpp)
+_ACC_SQ, _ACC_ABS, _ACC_DIFF = _core.ACC_SQ, _core.ACC_ABS, _core.ACC_DIFF
 
 
 @dataclass(frozen=True)

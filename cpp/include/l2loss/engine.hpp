@@ -57,7 +57,8 @@ ReduceResult reduce(const ReduceRequest& req);
 // Finalisers. W is the exact weight sum (n_rows when unweighted).
 ExactNumber weight_total(const ReduceResult& r);
 bool weight_total_is_zero(const ReduceResult& r);
-// Correctly rounded sum of accumulator `acc` of column `col`.
+// Correctly rounded sum of quantity `acc` of column `col` (for kAccDiff, kAccY and kAccY2
+// the exact sum including their remainder accumulators).
 double column_total(const ReduceResult& r, int acc, int64_t col);
 // Correctly rounded (sum of acc) / W. Non-finite terms give +-inf / NaN like IEEE.
 double column_mean(const ReduceResult& r, int acc, int64_t col);
