@@ -14,9 +14,10 @@ from l2loss import _core
 ALL_ISAS = ("scalar", "avx2", "avx512")
 THREAD_COUNTS = (1, 2, 3, 7)
 # Sizes that hit every SIMD tail (4- and 8-lane vectors, unrolled twice), the
-# per-thread split threshold (2**16 elements per thread) and blocks of 2-D inputs.
+# per-thread split threshold (8192 elements per thread for one sum) and blocks of 2-D
+# inputs (32768 elements per block).
 TAIL_SIZES = (1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 1023, 4095, 4097)
-THREAD_SIZES = (2 * 65536 - 1, 2 * 65536 + 1, 3 * 65536 + 7)
+THREAD_SIZES = (2 * 8192 - 1, 2 * 8192 + 1, 3 * 65536 + 7)
 
 
 @pytest.fixture(params=ALL_ISAS)

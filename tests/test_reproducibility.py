@@ -71,6 +71,14 @@ def test_same_bits_for_every_layout(data, threads: int) -> None:
         assert _all_metrics(yy, pp, ww, num_threads=threads) == reference, name
 
 
+def test_thread_counts_really_take_effect(data) -> None:
+    for t in THREAD_COUNTS:
+        r = _core.reduce(data["y"], data["p"], None, sums=_core.SUM_SQ, num_threads=t)
+        assert r.threads_used == t
+    small = _core.reduce(data["y"][:100], data["p"][:100], None, sums=_core.SUM_SQ, num_threads=7)
+    assert small.threads_used == 1  # below the measured threshold one thread is faster
+
+
 def test_reversed_rows_give_same_bits(data) -> None:
     # Reordering rows changes every floating-point partial sum; the exact sums cannot change.
     y, p, w = data["y"], data["p"], data["w"]
