@@ -71,6 +71,7 @@ def test_same_bits_for_every_layout(data, threads: int) -> None:
         assert _all_metrics(yy, pp, ww, num_threads=threads) == reference, name
 
 
+@pytest.mark.skipif(not _core.have_openmp(), reason="built without OpenMP: always one thread")
 def test_thread_counts_really_take_effect(data) -> None:
     for t in THREAD_COUNTS:
         r = _core.reduce(data["y"], data["p"], None, sums=_core.SUM_SQ, num_threads=t)
