@@ -164,7 +164,25 @@ PYBIND11_MODULE(_core, m) {
              return out;
            })
       .def("r2_parts", [](const ReduceResult& r) { return parts_tuple(r, &r2_parts); })
-      .def("explained_variance_parts", [](const ReduceResult& r) { return parts_tuple(r, &explained_variance_parts); });
+      .def("explained_variance_parts", [](const ReduceResult& r) { return parts_tuple(r, &explained_variance_parts); })
+      .def_readonly("sums", &ReduceResult::sums)
+      .def_readonly("weighted", &ReduceResult::weighted)
+      .def("merge", [](ReduceResult& self, const ReduceResult& other) { merge_into(self, other); }, py::arg("other"),
+           "self += other, exactly (any order of merges gives the same state).")
+      .def("copy", [](const ReduceResult& self) { return ReduceResult(self); })
+      .def("to_bytes",
+           [](const ReduceResult& self) {
+             const std::vector<uint8_t> b = serialize(self);
+             return py::bytes(reinterpret_cast<const char*>(b.data()), b.size());
+           })
+      .def_static(
+          "from_bytes",
+          [](const py::bytes& b) {
+            const std::string_view v = b;  // pybind11 >= 2.10: bytes -> string_view, no copy
+            return deserialize(reinterpret_cast<const uint8_t*>(v.data()), v.size());
+          },
+          py::arg("data"))
+      .def_static("empty", &empty_state, py::arg("n_cols"), py::arg("sums"));
 
   m.def(
       "reduce",

@@ -19,12 +19,14 @@ from ._metrics import (
     root_mean_squared_log_error,
 )
 from ._report import RegressionReport, regression_report
+from ._stream import RegressionAccumulator
 from ._validation import InvalidParameterError
 
 __version__ = "0.1.0"
 
 __all__ = [
     "InvalidParameterError",
+    "RegressionAccumulator",
     "RegressionReport",
     "UndefinedMetricWarning",
     "config",

@@ -57,9 +57,13 @@ def threads_arg(num_threads: Any) -> int:
 
 
 def reduce(
-    t: Targets, sums: int, num_threads: Any, *, log1p_error: str | None = None
+    t: Targets, sums: int, num_threads: Any, *, log1p_error: str | None = None, check_weight_sum: bool = True
 ) -> Any:
-    """One fused pass; turns the kernel's flags into sklearn's errors in sklearn's order."""
+    """One fused pass; turns the kernel's flags into sklearn's errors in sklearn's order.
+
+    ``check_weight_sum=False`` (streaming batches): a batch whose weights sum to zero is
+    fine; only the total matters, checked when the metrics are computed.
+    """
     r = _core.reduce(
         t.y_true, t.y_pred, t.sample_weight, sums=sums, log1p=log1p_error is not None,
         num_threads=threads_arg(num_threads),
@@ -67,10 +71,11 @@ def reduce(
     if r.careful:  # something non-finite reached an accumulator: find out what
         if r.input_flags:
             t.locate_nonfinite()
-        t.check_weights_not_all_zero()
+        if check_weight_sum:
+            t.check_weights_not_all_zero()
         if log1p_error is not None:
             _check_log1p_domain(t, log1p_error)
-    if t.sample_weight is not None and r.weight_sum_is_zero():
+    if check_weight_sum and t.sample_weight is not None and r.weight_sum_is_zero():
         t.check_weights_not_all_zero()
         raise ZeroDivisionError("Weights sum to zero, can't be normalized")
     return r

@@ -102,26 +102,33 @@ def regression_report(
     validate_params("regression_report", y_true, y_pred, sample_weight, multioutput, options=MULTIOUTPUT_OPTIONS)
     t = check_reg_targets(y_true, y_pred, sample_weight, multioutput)
     r = reduce(t, SUMS_ALL, num_threads)
-    mo, dt = t.multioutput, t.dtype
+    return report_from_state(r, t.multioutput, t.dtype)
+
+
+def report_from_state(r: Any, multioutput: Any, dtype: np.dtype) -> RegressionReport:
+    """Finalise an exact state (one-shot or streamed) into a report.
+
+    ``multioutput`` must be validated already; ``dtype`` is sklearn's working dtype,
+    which raw values keep. One code path for both uses is what makes a streamed report
+    bitwise equal to the one-shot one.
+    """
     mse = r.mean(_ACC_SQ)
-    if t.n_samples < 2:
+    if r.n_rows < 2:
         r2 = _warn_r2_undefined()
     else:
         num, den = r.r2_parts()
-        r2 = assemble_fraction(num, den, mo, True, dt)
+        r2 = assemble_fraction(num, den, multioutput, True, dtype)
     ev_num, ev_den = r.explained_variance_parts()
-    max_abs = np.array([round_max_error(v, dt) for v in r.max_abs().tolist()])
-    is_raw = isinstance(mo, str) and mo == "raw_values"
+    max_abs = np.array([round_max_error(v, dtype) for v in r.max_abs().tolist()])
+    is_raw = isinstance(multioutput, str) and multioutput == "raw_values"
     return RegressionReport(
-        mse=aggregate(mse, mo, dt),
-        rmse=aggregate(np.sqrt(mse), mo, dt),
-        mae=aggregate(r.mean(_ACC_ABS), mo, dt),
+        mse=aggregate(mse, multioutput, dtype),
+        rmse=aggregate(np.sqrt(mse), multioutput, dtype),
+        mae=aggregate(r.mean(_ACC_ABS), multioutput, dtype),
         r2=r2,
-        explained_variance=assemble_fraction(ev_num, ev_den, mo, True, dt),
-        max_error=max_abs.astype(dt) if is_raw else float(max_abs.max()),
-        mean_error=aggregate(r.mean(_ACC_DIFF), mo, dt),
-        n_samples=t.n_samples,
+        explained_variance=assemble_fraction(ev_num, ev_den, multioutput, True, dtype),
+        max_error=max_abs.astype(dtype) if is_raw else float(max_abs.max()),
+        mean_error=aggregate(r.mean(_ACC_DIFF), multioutput, dtype),
+        n_samples=int(r.n_rows),
         weight_sum=float(r.weight_sum()),
     )
-
-

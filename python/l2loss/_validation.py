@@ -287,30 +287,33 @@ def check_reg_targets(
         raise fail_late(
             ValueError(f"y_true and y_pred have different number of output ({yt.shape[1]}!={yp.shape[1]})")
         )
-    n_outputs = yt.shape[1]
-    if isinstance(multioutput, str) or multioutput is None:
-        mo: Any = multioutput
-    else:
-        try:
-            mo = _to_array(multioutput, None)
-        except Exception as exc:
-            raise fail_late(exc) from None
-        if mo.ndim >= 3:
-            raise fail_late(ValueError(f"Found array with dim {mo.ndim}, while dim <= 2 is required."))
-        try:
-            assert_all_finite(mo)
-        except ValueError as exc:
-            raise fail_late(exc) from None
-        if mo.shape[0] < 1:
-            raise fail_late(
-                ValueError(f"Found array with 0 sample(s) (shape={mo.shape}) while a minimum of 1 is required.")
-            )
-        if n_outputs == 1:
-            raise fail_late(ValueError("Custom weights are useful only in multi-output cases."))
-        if n_outputs != mo.shape[0]:
-            raise fail_late(
-                ValueError(f"There must be equally many custom weights ({mo.shape[0]}) as outputs ({n_outputs}).")
-            )
-        mo = np.asarray(mo, dtype=np.float64)
+    mo = check_multioutput(multioutput, yt.shape[1], fail_late)
     out_dtype = dtype if dtype is not None else np.dtype(np.float64)
     return Targets(yt, yp, weights, mo, out_dtype, checked)
+
+
+def check_multioutput(multioutput: Any, n_outputs: int, fail: Any = None) -> Any:
+    """sklearn's checks of an array-like ``multioutput`` (strings were validated earlier).
+
+    ``fail`` lets the caller run earlier-ranked checks before an error is raised.
+    """
+    if isinstance(multioutput, str) or multioutput is None:
+        return multioutput
+    fail = fail or (lambda exc: exc)
+    try:
+        mo = _to_array(multioutput, None)
+    except Exception as exc:
+        raise fail(exc) from None
+    if mo.ndim >= 3:
+        raise fail(ValueError(f"Found array with dim {mo.ndim}, while dim <= 2 is required."))
+    try:
+        assert_all_finite(mo)
+    except ValueError as exc:
+        raise fail(exc) from None
+    if mo.shape[0] < 1:
+        raise fail(ValueError(f"Found array with 0 sample(s) (shape={mo.shape}) while a minimum of 1 is required."))
+    if n_outputs == 1:
+        raise fail(ValueError("Custom weights are useful only in multi-output cases."))
+    if n_outputs != mo.shape[0]:
+        raise fail(ValueError(f"There must be equally many custom weights ({mo.shape[0]}) as outputs ({n_outputs})."))
+    return np.asarray(mo, dtype=np.float64)

@@ -42,6 +42,7 @@ struct ColumnSums {
 struct ReduceResult {
   int64_t n_rows = 0;
   int64_t n_cols = 0;
+  uint32_t sums = 0;  // SumBits the pass computed: states merge only with equal sums
   bool weighted = false;
   Superaccumulator weight_sum{};
   std::vector<ColumnSums> columns;
@@ -53,6 +54,23 @@ struct ReduceResult {
 
 // Runs the fused pass. Throws std::invalid_argument on inconsistent requests.
 ReduceResult reduce(const ReduceRequest& req);
+
+// ---- streaming: the result of reduce() is an exact, mergeable state -------------------
+//
+// Every sum is an integer superaccumulator, so merging is exact and associative: states
+// built over any split of the rows, merged in any order, equal the one-shot state and
+// finalise to the same bits. An unweighted state counts as weighted with w = 1 (the
+// per-row terms are then identical), so weighted and unweighted batches can mix.
+
+// An empty state for n_cols columns and the given sums.
+ReduceResult empty_state(int64_t n_cols, uint32_t sums);
+// into += from. Throws std::invalid_argument if columns or sums differ.
+void merge_into(ReduceResult& into, const ReduceResult& from);
+// Compact little-endian encoding (canonical: equal states give equal bytes).
+std::vector<uint8_t> serialize(const ReduceResult& r);
+// Inverse of serialize(). Throws std::invalid_argument on malformed input; never reads
+// outside [data, data + size).
+ReduceResult deserialize(const uint8_t* data, size_t size);
 
 // Finalisers. W is the exact weight sum (n_rows when unweighted).
 ExactNumber weight_total(const ReduceResult& r);

@@ -1,0 +1,168 @@
+// Finalisers: exact sums -> correctly rounded metric values (means, R^2 and explained
+// variance pieces, exact weighted averages across outputs).
+#include <cmath>
+#include <initializer_list>
+#include <limits>
+#include <stdexcept>
+
+#include "l2loss/engine.hpp"
+
+namespace l2loss {
+namespace {
+
+double apply_term_flags(uint8_t flags, double finite_value) {
+  const double inf = std::numeric_limits<double>::infinity();
+  if ((flags & kTermNaN) || ((flags & kTermPosInf) && (flags & kTermNegInf))) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  if (flags & kTermPosInf) return inf;
+  if (flags & kTermNegInf) return -inf;
+  return finite_value;
+}
+
+ExactNumber column_exact(const ReduceResult& r, int acc, int64_t col) {
+  return ExactNumber::from_accumulator(r.columns.at(static_cast<size_t>(col)).acc[acc]);
+}
+
+// Exact totals of the quantities whose terms are split by order of magnitude.
+ExactNumber exact_sq(const ReduceResult& r, int64_t col) {
+  return column_exact(r, kAccSq, col) + column_exact(r, kAccSqLo, col) + column_exact(r, kAccSqLo2, col);
+}
+ExactNumber exact_diff(const ReduceResult& r, int64_t col) {
+  return column_exact(r, kAccDiff, col) + column_exact(r, kAccDiffLo, col);
+}
+ExactNumber exact_y(const ReduceResult& r, int64_t col) {
+  return column_exact(r, kAccY, col) + column_exact(r, kAccYLo, col);
+}
+ExactNumber exact_y2(const ReduceResult& r, int64_t col) {
+  return column_exact(r, kAccY2, col) + column_exact(r, kAccY2Lo, col) + column_exact(r, kAccY2Lo2, col);
+}
+uint8_t flags_of(const ColumnSums& c, std::initializer_list<int> accs) {
+  uint8_t f = 0;
+  for (int k : accs) f |= c.term_flags[k];
+  return f;
+}
+
+// A "quantity" is what an accumulator index stands for in the public API: the exact
+// sum for diff, y and y^2 (hi + remainders); for squares and absolute values it is the
+// sum of the rounded terms (the MSE/MAE contract), so the index alone.
+ExactNumber quantity_exact(const ReduceResult& r, int acc, int64_t col) {
+  switch (acc) {
+    case kAccDiff: return exact_diff(r, col);
+    case kAccY: return exact_y(r, col);
+    case kAccY2: return exact_y2(r, col);
+    default: return column_exact(r, acc, col);
+  }
+}
+uint8_t quantity_flags(const ReduceResult& r, int acc, int64_t col) {
+  const ColumnSums& c = r.columns.at(static_cast<size_t>(col));
+  switch (acc) {
+    case kAccDiff: return flags_of(c, {kAccDiff, kAccDiffLo});
+    case kAccY: return flags_of(c, {kAccY, kAccYLo});
+    case kAccY2: return flags_of(c, {kAccY2, kAccY2Lo, kAccY2Lo2});
+    default: return c.term_flags[acc];
+  }
+}
+
+}  // namespace
+
+ExactNumber weight_total(const ReduceResult& r) {
+  if (!r.weighted) return ExactNumber::from_uint(static_cast<uint64_t>(r.n_rows));
+  return ExactNumber::from_accumulator(r.weight_sum);
+}
+
+bool weight_total_is_zero(const ReduceResult& r) {
+  return r.weight_term_flags == 0 && weight_total(r).is_zero();
+}
+
+double column_total(const ReduceResult& r, int acc, int64_t col) {
+  const uint8_t flags = quantity_flags(r, acc, col);
+  return apply_term_flags(flags, flags ? 0.0 : quantity_exact(r, acc, col).to_double());
+}
+
+double column_mean(const ReduceResult& r, int acc, int64_t col) {
+  const uint8_t flags = quantity_flags(r, acc, col);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (r.weight_term_flags) return nan;
+  const ExactNumber w = weight_total(r);
+  if (w.is_zero()) return nan;
+  if (flags) {
+    const double v = apply_term_flags(flags, 0.0);
+    return w.is_negative() ? -v : v;
+  }
+  return divide(quantity_exact(r, acc, col), w);
+}
+
+FractionParts r2_parts(const ReduceResult& r, int64_t col) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const ColumnSums& c = r.columns.at(static_cast<size_t>(col));
+  FractionParts parts{column_total(r, kAccSq, col), nan};
+  const uint8_t yflags = flags_of(c, {kAccY, kAccYLo, kAccY2, kAccY2Lo, kAccY2Lo2});
+  if (yflags || r.weight_term_flags) {
+    // A non-finite or overflowing y: report what IEEE arithmetic would.
+    parts.denominator = apply_term_flags(yflags, nan);
+    return parts;
+  }
+  const ExactNumber w = weight_total(r);
+  if (w.is_zero()) return parts;
+  const ExactNumber s1 = exact_y(r, col);
+  const ExactNumber tss_times_w = w * exact_y2(r, col) - s1 * s1;  // exact: no cancellation
+  parts.denominator = tss_times_w.is_zero() ? 0.0 : divide(tss_times_w, w);
+  return parts;
+}
+
+FractionParts explained_variance_parts(const ReduceResult& r, int64_t col) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const ColumnSums& c = r.columns.at(static_cast<size_t>(col));
+  FractionParts parts{nan, nan};
+  const ExactNumber w = weight_total(r);
+  if (w.is_zero() || r.weight_term_flags) return parts;
+  const ExactNumber w2 = w * w;
+  const uint8_t dflags = flags_of(c, {kAccSq, kAccSqLo, kAccSqLo2, kAccDiff, kAccDiffLo});
+  if (dflags) {
+    parts.numerator = apply_term_flags(dflags, nan);
+  } else {
+    const ExactNumber d1 = exact_diff(r, col);
+    const ExactNumber num = w * exact_sq(r, col) - d1 * d1;
+    parts.numerator = num.is_zero() ? 0.0 : divide(num, w2);
+  }
+  const uint8_t yflags = flags_of(c, {kAccY, kAccYLo, kAccY2, kAccY2Lo, kAccY2Lo2});
+  if (yflags) {
+    parts.denominator = apply_term_flags(yflags, nan);
+  } else {
+    const ExactNumber s1 = exact_y(r, col);
+    const ExactNumber den = w * exact_y2(r, col) - s1 * s1;
+    parts.denominator = den.is_zero() ? 0.0 : divide(den, w2);
+  }
+  return parts;
+}
+
+double exact_weighted_average(const double* values, const double* weights, int64_t n) {
+  Superaccumulator num, den;
+  sacc_clear(num);
+  sacc_clear(den);
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = values[i];
+    const double w = weights ? weights[i] : 1.0;
+    if (!std::isfinite(v) || !std::isfinite(w)) {
+      // Fall back to IEEE semantics for non-finite entries (e.g. -inf R^2 scores).
+      double s = 0.0, ws = 0.0;
+      for (int64_t j = 0; j < n; ++j) {
+        const double wj = weights ? weights[j] : 1.0;
+        s += values[j] * wj;
+        ws += wj;
+      }
+      if (ws == 0.0) throw std::domain_error("Weights sum to zero, can't be normalized");
+      return s / ws;
+    }
+    const double p = v * w;
+    scalar::sacc_add_double(num, p);
+    scalar::sacc_add_double(num, std::fma(v, w, -p));
+    scalar::sacc_add_double(den, w);
+  }
+  const ExactNumber d = ExactNumber::from_accumulator(den);
+  if (d.is_zero()) throw std::domain_error("Weights sum to zero, can't be normalized");
+  return divide(ExactNumber::from_accumulator(num), d);
+}
+
+}  // namespace l2loss

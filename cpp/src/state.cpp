@@ -1,0 +1,220 @@
+// Streaming: merging and (de)serialising reduce() results, which are exact states.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "l2loss/engine.hpp"
+
+namespace l2loss {
+
+ReduceResult empty_state(int64_t n_cols, uint32_t sums) {
+  if (n_cols < 1) throw std::invalid_argument("l2loss: a state needs at least one column");
+  ReduceResult r;
+  r.n_cols = n_cols;
+  r.sums = sums;
+  r.columns.resize(static_cast<size_t>(n_cols));
+  return r;
+}
+
+namespace {
+
+// Adds a row count to a weight superaccumulator exactly (counts may exceed 2^53).
+void add_count(Superaccumulator& acc, int64_t n) {
+  const auto hi = static_cast<double>(n >> 32) * 4294967296.0;  // exact: < 2^63
+  const auto lo = static_cast<double>(n & 0xFFFFFFFF);
+  scalar::sacc_add_double(acc, hi);
+  scalar::sacc_add_double(acc, lo);
+}
+
+double merge_max(double a, double b) {
+  if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<double>::quiet_NaN();
+  return std::max(a, b);
+}
+
+}  // namespace
+
+void merge_into(ReduceResult& into, const ReduceResult& from) {
+  if (into.n_cols != from.n_cols) {
+    throw std::invalid_argument("l2loss: cannot merge states with " + std::to_string(into.n_cols) + " and " +
+                                std::to_string(from.n_cols) + " outputs");
+  }
+  if (into.sums != from.sums) throw std::invalid_argument("l2loss: cannot merge states of different sums");
+  if (into.weighted != from.weighted) {
+    // Promote the unweighted side: its weight total is its row count.
+    if (!into.weighted) {
+      add_count(into.weight_sum, into.n_rows);
+      into.weighted = true;
+    }
+  }
+  if (from.weighted || into.weighted) {
+    if (from.weighted) {
+      sacc_merge(into.weight_sum, from.weight_sum);
+    } else {
+      add_count(into.weight_sum, from.n_rows);
+    }
+  }
+  into.n_rows += from.n_rows;
+  for (size_t c = 0; c < into.columns.size(); ++c) {
+    ColumnSums& dst = into.columns[c];
+    const ColumnSums& src = from.columns[c];
+    for (int k = 0; k < kNumAccs; ++k) {
+      sacc_merge(dst.acc[k], src.acc[k]);
+      dst.term_flags[k] |= src.term_flags[k];
+    }
+    dst.max_abs = merge_max(dst.max_abs, src.max_abs);
+  }
+  into.input_flags |= from.input_flags;
+  into.careful = into.careful || from.careful;
+  into.weight_term_flags |= from.weight_term_flags;
+  into.threads_used = std::max(into.threads_used, from.threads_used);
+}
+
+namespace {
+
+constexpr uint8_t kMagic[4] = {'L', '2', 'S', 'T'};
+constexpr int kTop = Superaccumulator::kChunks - 1;
+constexpr uint8_t kFormatVersion = 1;
+
+class Writer {
+ public:
+  template <class T>
+  void put(T v) {
+    uint8_t b[sizeof(T)];
+    std::memcpy(b, &v, sizeof(T));  // little-endian hosts only (checked at compile time)
+    out.insert(out.end(), b, b + sizeof(T));
+  }
+  // Sign byte, then the magnitude's non-zero digit range: 32-bit digits (the top chunk,
+  // which can exceed 32 bits only for sums beyond 2^1038, as int64).
+  void put_acc(const Superaccumulator& acc) {
+    Superaccumulator a = acc;
+    sacc_normalize(a);
+    const bool negative = a.chunk[kTop] < 0;
+    if (negative) {
+      for (int64_t& c : a.chunk) c = -c;
+      sacc_normalize(a);
+    }
+    int lo = 0, hi = Superaccumulator::kChunks;
+    while (lo < hi && a.chunk[lo] == 0) ++lo;
+    while (hi > lo && a.chunk[hi - 1] == 0) --hi;
+    put<uint8_t>(negative ? 1 : 0);
+    put<uint8_t>(static_cast<uint8_t>(lo));
+    put<uint8_t>(static_cast<uint8_t>(hi - lo));
+    for (int j = lo; j < hi; ++j) {
+      if (j == kTop) {
+        put<int64_t>(a.chunk[j]);
+      } else {
+        put<uint32_t>(static_cast<uint32_t>(a.chunk[j]));
+      }
+    }
+  }
+  std::vector<uint8_t> out;
+};
+
+class Reader {
+ public:
+  Reader(const uint8_t* d, size_t n) : data(d), size(n) {}
+  template <class T>
+  T get() {
+    if (size - pos < sizeof(T)) throw std::invalid_argument("l2loss state: truncated data");
+    T v;
+    std::memcpy(&v, data + pos, sizeof(T));
+    pos += sizeof(T);
+    return v;
+  }
+  void get_acc(Superaccumulator& acc) {
+    const uint8_t negative = get<uint8_t>();
+    const int lo = get<uint8_t>();
+    const int count = get<uint8_t>();
+    if (negative > 1 || lo + count > Superaccumulator::kChunks) {
+      throw std::invalid_argument("l2loss state: bad accumulator");
+    }
+    std::memset(acc.chunk, 0, sizeof acc.chunk);
+    for (int j = lo; j < lo + count; ++j) {
+      if (j == kTop) {
+        acc.chunk[j] = get<int64_t>();
+        if (acc.chunk[j] < 0) throw std::invalid_argument("l2loss state: bad accumulator digit");
+      } else {
+        acc.chunk[j] = get<uint32_t>();
+      }
+    }
+    if (count > 0 && (acc.chunk[lo] == 0 || acc.chunk[lo + count - 1] == 0)) {
+      throw std::invalid_argument("l2loss state: non-canonical accumulator");  // serialize() trims
+    }
+    if (negative) {
+      if (count == 0) throw std::invalid_argument("l2loss state: negative zero accumulator");
+      for (int64_t& c : acc.chunk) c = -c;
+    }
+    acc.adds_until_carry = 0;  // next add (or merge) normalises
+  }
+  bool done() const { return pos == size; }
+
+ private:
+  const uint8_t* data;
+  size_t size;
+  size_t pos = 0;
+};
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "state encoding assumes a little-endian host");
+
+}  // namespace
+
+std::vector<uint8_t> serialize(const ReduceResult& r) {
+  Writer w;
+  for (uint8_t m : kMagic) w.put<uint8_t>(m);
+  w.put<uint8_t>(kFormatVersion);
+  w.put<uint8_t>(static_cast<uint8_t>((r.weighted ? 1 : 0) | (r.careful ? 2 : 0)));
+  w.put<uint8_t>(r.weight_term_flags);
+  w.put<uint8_t>(0);
+  w.put<uint32_t>(r.sums);
+  w.put<uint32_t>(r.input_flags);
+  w.put<int64_t>(r.n_rows);
+  w.put<int64_t>(r.n_cols);
+  w.put_acc(r.weight_sum);
+  for (const ColumnSums& c : r.columns) {
+    w.put<double>(c.max_abs);
+    for (uint8_t f : c.term_flags) w.put<uint8_t>(f);
+    for (const Superaccumulator& a : c.acc) w.put_acc(a);
+  }
+  return std::move(w.out);
+}
+
+ReduceResult deserialize(const uint8_t* data, size_t size) {
+  Reader rd(data, size);
+  for (uint8_t m : kMagic) {
+    if (rd.get<uint8_t>() != m) throw std::invalid_argument("l2loss state: not an l2loss state");
+  }
+  const uint8_t version = rd.get<uint8_t>();
+  if (version != kFormatVersion) {
+    throw std::invalid_argument("l2loss state: unsupported format version " + std::to_string(version));
+  }
+  ReduceResult r;
+  const uint8_t flags = rd.get<uint8_t>();
+  if (flags & ~3u) throw std::invalid_argument("l2loss state: bad flags");
+  r.weighted = flags & 1;
+  r.careful = flags & 2;
+  r.weight_term_flags = rd.get<uint8_t>();
+  rd.get<uint8_t>();
+  r.sums = rd.get<uint32_t>();
+  r.input_flags = rd.get<uint32_t>();
+  r.n_rows = rd.get<int64_t>();
+  r.n_cols = rd.get<int64_t>();
+  // Each column takes at least 8 + kNumAccs * 4 bytes: bound n_cols by the data size.
+  constexpr int64_t kMinColumnBytes = 8 + kNumAccs * 4;
+  if (r.n_rows < 0 || r.n_cols < 1 || r.n_cols > static_cast<int64_t>(size) / kMinColumnBytes) {
+    throw std::invalid_argument("l2loss state: bad shape");
+  }
+  rd.get_acc(r.weight_sum);
+  r.columns.resize(static_cast<size_t>(r.n_cols));
+  for (ColumnSums& c : r.columns) {
+    c.max_abs = rd.get<double>();
+    for (uint8_t& f : c.term_flags) f = rd.get<uint8_t>();
+    for (Superaccumulator& a : c.acc) rd.get_acc(a);
+  }
+  if (!rd.done()) throw std::invalid_argument("l2loss state: trailing bytes");
+  return r;
+}
+
+}  // namespace l2loss
