@@ -1,10 +1,10 @@
 // The threading driver and the finalisers.
 //
-// Rows are split into one contiguous range per thread; each thread owns its column
-// states (no shared cache lines) and walks its range in row blocks, calling the column
-// kernel for every column of the block so that C-ordered 2-D inputs are read once from
-// memory. States are merged by exact integer addition, so the result does not depend on
-// the number of threads or where the ranges start.
+// Threads claim row chunks dynamically; each thread owns its column states (no shared
+// cache lines) and walks a chunk in row blocks, calling the column kernel for every
+// column of the block so that C-ordered 2-D inputs are read once from memory. States
+// are merged by exact integer addition, so the result does not depend on the number
+// of threads or on which thread summed which rows.
 #include "l2loss/engine.hpp"
 
 #include <algorithm>
@@ -108,10 +108,28 @@ void validate(const ReduceRequest& req) {
   }
 }
 
-// Rows [begin, end) of thread `t` out of `T`: a pure function of n and T.
-void thread_range(int64_t n, int t, int T, int64_t& begin, int64_t& end) {
-  begin = n * t / T;
-  end = n * (t + 1) / T;
+
+// Rows handed out per grab. Threads take chunks from a shared counter instead of one
+// fixed range each, so a thread that shares its core with another process (a busy CI
+// runner, a Dask worker) cannot hold the whole call back: the others take over its
+// remaining chunks. Exactness makes this free -- which thread adds which rows cannot
+// change a single bit. ~16 chunks per thread; at least 32k elements so a grab costs
+// nothing next to the work.
+int64_t chunk_rows(const ReduceRequest& req, int threads) {
+  const int64_t cols = std::max<int64_t>(req.n_cols, 1);
+  const int64_t min_rows = std::max<int64_t>(1, (int64_t{1} << 15) / cols);
+  const int64_t per_thread = (req.n_rows + int64_t{16} * threads - 1) / (int64_t{16} * threads);
+  return std::max(min_rows, per_thread);
+}
+
+// Calls fn(row0, rows) for consecutive chunks of [0, n_rows), claimed dynamically.
+template <class Fn>
+void for_each_chunk(std::atomic<int64_t>& next, int64_t n_rows, int64_t chunk, Fn&& fn) {
+  for (;;) {
+    const int64_t r0 = next.fetch_add(chunk, std::memory_order_relaxed);
+    if (r0 >= n_rows) return;
+    fn(r0, std::min(chunk, n_rows - r0));
+  }
 }
 
 void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& nonfinite) {
@@ -119,32 +137,37 @@ void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& n
   const int64_t n_cols = req.n_cols;
   const int64_t block_rows = n_cols == 1 ? std::numeric_limits<int64_t>::max()
                                          : std::max<int64_t>(256, kBlockElements / n_cols);
+  const int64_t chunk = chunk_rows(req, threads);
+  std::atomic<int64_t> next{0};
   std::vector<std::unique_ptr<ColumnState[]>> per_thread(static_cast<size_t>(threads));
-  parallel_for_threads(threads, [&](int t, int T) {
+  parallel_for_threads(threads, [&](int t, int) {
     // Value-initialised, i.e. zero-filled: empty accumulators (see superaccumulator.hpp).
     auto states = std::make_unique<ColumnState[]>(static_cast<size_t>(n_cols));
-    int64_t begin, end;
-    thread_range(req.n_rows, t, T, begin, end);
     const KernelConfig cfg_first = make_config(req, true);
     const KernelConfig cfg_rest = make_config(req, false);
-    for (int64_t r0 = begin; r0 < end;) {
-      const int64_t rows = std::min(block_rows, end - r0);
-      for (int64_t c = 0; c < n_cols; ++c) {
-        kernel(make_task(req, r0, rows, c), c == 0 ? cfg_first : cfg_rest, states[c]);
+    for_each_chunk(next, req.n_rows, chunk, [&](int64_t begin, int64_t count) {
+      const int64_t end = begin + count;
+      for (int64_t r0 = begin; r0 < end;) {
+        const int64_t rows = std::min(block_rows, end - r0);
+        for (int64_t c = 0; c < n_cols; ++c) {
+          kernel(make_task(req, r0, rows, c), c == 0 ? cfg_first : cfg_rest, states[c]);
+        }
+        r0 += rows;
       }
-      r0 += rows;
-    }
+    });
     for (int64_t c = 0; c < n_cols; ++c) scalar::flush_column(states[c]);
     per_thread[static_cast<size_t>(t)] = std::move(states);
   });
   nonfinite = false;
+  bool first = true;
   for (int t = 0; t < threads; ++t) {
     const ColumnState* states = per_thread[static_cast<size_t>(t)].get();
+    if (!states) continue;  // a team smaller than requested
     for (int64_t c = 0; c < n_cols; ++c) {
       ColumnSums& dst = out.columns[static_cast<size_t>(c)];
       for (int k = 0; k < kNumAccs; ++k) {
         if (!((states[c].used >> k) & 1u)) continue;  // untouched: still exactly zero
-        if (t == 0) {
+        if (first) {
           dst.acc[k] = states[c].acc[k];
         } else {
           sacc_merge(dst.acc[k], states[c].acc[k]);
@@ -153,25 +176,29 @@ void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& n
       dst.max_abs = std::max(dst.max_abs, states[c].max_abs);
       nonfinite = nonfinite || states[c].nonfinite != 0;
     }
+    first = false;
   }
 }
 
 void careful_pass(const ReduceRequest& req, int threads, ReduceResult& out) {
   const int64_t n_cols = req.n_cols;
+  const int64_t chunk = chunk_rows(req, threads);
+  std::atomic<int64_t> next{0};
   std::vector<std::unique_ptr<CarefulState[]>> per_thread(static_cast<size_t>(threads));
-  parallel_for_threads(threads, [&](int t, int T) {
+  parallel_for_threads(threads, [&](int t, int) {
     auto states = std::make_unique<CarefulState[]>(static_cast<size_t>(n_cols));  // zero-filled
-    int64_t begin, end;
-    thread_range(req.n_rows, t, T, begin, end);
-    for (int64_t c = 0; c < n_cols; ++c) {
-      scalar::careful_kernel(make_task(req, begin, end - begin, c), make_config(req, c == 0), states[c]);
-    }
+    for_each_chunk(next, req.n_rows, chunk, [&](int64_t begin, int64_t count) {
+      for (int64_t c = 0; c < n_cols; ++c) {
+        scalar::careful_kernel(make_task(req, begin, count, c), make_config(req, c == 0), states[c]);
+      }
+    });
     per_thread[static_cast<size_t>(t)] = std::move(states);
   });
   for (auto& col : out.columns) col = ColumnSums{};
   out.input_flags = 0;
   for (int t = 0; t < threads; ++t) {
     const CarefulState* states = per_thread[static_cast<size_t>(t)].get();
+    if (!states) continue;
     for (int64_t c = 0; c < n_cols; ++c) {
       ColumnSums& dst = out.columns[static_cast<size_t>(c)];
       for (int k = 0; k < kNumAccs; ++k) {

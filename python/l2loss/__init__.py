@@ -18,6 +18,7 @@ from ._metrics import (
     root_mean_squared_error,
     root_mean_squared_log_error,
 )
+from ._files import FileFormatError, evaluate_files
 from ._report import RegressionReport, regression_report
 from ._stream import RegressionAccumulator
 from ._validation import InvalidParameterError
@@ -25,11 +26,13 @@ from ._validation import InvalidParameterError
 __version__ = "0.1.0"
 
 __all__ = [
+    "FileFormatError",
     "InvalidParameterError",
     "RegressionAccumulator",
     "RegressionReport",
     "UndefinedMetricWarning",
     "config",
+    "evaluate_files",
     "explained_variance_score",
     "get_num_threads",
     "max_error",

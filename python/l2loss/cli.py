@@ -1,173 +1,178 @@
-"""The ``l2loss`` command line: ``info``, ``bench`` (built-in demo) and ``eval`` (files).
+"""The ``l2loss`` command line: ``bench`` (the built-in demo), ``eval`` (files) and ``info``.
 
-``l2loss bench`` needs no input: it generates data, checks l2loss against NumPy in
-float64 and times both (and sklearn when installed) side by side.
-``l2loss eval Y_TRUE Y_PRED`` evaluates .npy (memory-mapped), .npz, .csv or .txt files.
+``l2loss bench`` needs no input: it generates data, times l2loss against the pure-NumPy
+reference and every installed peer side by side, and checks that the answers agree.
+``l2loss eval Y_TRUE Y_PRED`` evaluates prediction files of any size in bounded memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import _config, _core, regression_report
+from . import _config, _core
 from . import mean_squared_error as l2_mse
+from ._files import FileFormatError, evaluate_files
 
 __all__ = ["main"]
 
 
 class CliError(Exception):
-    """A user-facing problem: printed as one line, exit status 2."""
+    """A user-facing problem: printed as one line on stderr, exit status 2."""
 
 
-# ---- eval ------------------------------------------------------------------------------
+# ---- eval --------------------------------------------------------------------------------
 
 
-def load_array(path: str, column: str | None = None) -> np.ndarray:
-    """Load one operand; .npy files are memory-mapped, never read whole into memory."""
-    p = Path(path)
-    if not p.is_file():
-        raise CliError(f"{path}: no such file")
-    suffix = p.suffix.lower()
+def _print_report(report: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return
     try:
-        if suffix == ".npy":
-            return np.load(p, mmap_mode="r", allow_pickle=False)
-        if suffix == ".npz":
-            with np.load(p, allow_pickle=False) as z:
-                names = list(z.keys())
-                key = column if column is not None else (names[0] if len(names) == 1 else None)
-                if key is None or key not in names:
-                    raise CliError(f"{path}: choose one of the arrays {names} with --columns")
-                return z[key]
-        if suffix in (".csv", ".txt", ".tsv"):
-            delimiter = "," if suffix == ".csv" else None
-            return _load_text(p, delimiter, column)
-    except CliError:
-        raise
-    except (ValueError, OSError, EOFError) as exc:
-        raise CliError(f"{path}: cannot read ({exc})") from None
-    raise CliError(f"{path}: unsupported file type {suffix!r} (use .npy, .npz, .csv or .txt)")
-
-
-def _load_text(p: Path, delimiter: str | None, column: str | None) -> np.ndarray:
-    with p.open() as f:
-        first = f.readline()
-    fields = [s.strip() for s in (first.split(delimiter) if delimiter else first.split())]
-    has_header = any(_not_number(s) for s in fields if s)
-    if column is not None and not has_header:
-        raise CliError(f"{p}: --columns names a column but the file has no header")
-    data = np.loadtxt(p, delimiter=delimiter, skiprows=1 if has_header else 0, ndmin=2, dtype=np.float64)
-    if column is not None:
-        if column not in fields:
-            raise CliError(f"{p}: no column {column!r} (columns: {fields})")
-        return data[:, fields.index(column)]
-    return data[:, 0] if data.shape[1] == 1 else data
-
-
-def _not_number(s: str) -> bool:
-    try:
-        float(s)
-    except ValueError:
-        return True
-    return False
-
-
-def parse_columns(spec: str | None) -> dict[str, str]:
-    if not spec:
-        return {}
-    out = {}
-    for part in spec.split(","):
-        key, sep, value = part.partition("=")
-        if not sep or key not in ("true", "pred", "weight"):
-            raise CliError(f"--columns: expected true=NAME,pred=NAME[,weight=NAME], got {part!r}")
-        out[key] = value
-    return out
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        print(repr(report))
+        return
+    table = Table(title=f"l2loss: {report.n_samples:,} samples, weight sum {report.weight_sum:.6g}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name in report._METRICS:
+        table.add_row(name, report._format(getattr(report, name)))
+    Console().print(table)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    cols = parse_columns(args.columns)
-    y_true = load_array(args.y_true, cols.get("true"))
-    y_pred = load_array(args.y_pred, cols.get("pred"))
-    weights = load_array(args.weights, cols.get("weight")) if args.weights else None
     try:
-        report = regression_report(
-            y_true, y_pred, sample_weight=weights, multioutput=args.multioutput, num_threads=args.threads
+        report = evaluate_files(
+            args.y_true, args.y_pred, weights_path=args.weights, columns=args.columns,
+            chunk_size=args.chunk_size, multioutput=args.multioutput, progress=not args.no_progress,
+            num_threads=args.threads,
         )
-    except (ValueError, TypeError, ZeroDivisionError) as exc:
-        raise CliError(str(exc)) from None
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
-    else:
-        print(repr(report))
+    except (FileFormatError, ValueError, TypeError, ZeroDivisionError) as exc:
+        raise CliError(str(exc).splitlines()[0]) from None
+    _print_report(report, args.json)
     return 0
 
 
-# ---- bench -----------------------------------------------------------------------------
+# ---- bench -------------------------------------------------------------------------------
 
 
-def _median_seconds(fn: Callable[[], Any], repeats: int) -> float:
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    samples.sort()
-    return samples[len(samples) // 2]
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    rng = np.random.default_rng(args.seed)
-    n = args.n
-    dtype = np.dtype(args.dtype)
-    y_true = rng.standard_normal(n).astype(dtype)
-    y_pred = (y_true + rng.standard_normal(n).astype(dtype) * dtype.type(0.1)).astype(dtype)
-    nbytes = y_true.nbytes + y_pred.nbytes
-
-    candidates: list[tuple[str, Callable[[], Any]]] = [
-        ("l2loss.mean_squared_error", lambda: l2_mse(y_true, y_pred, num_threads=args.threads)),
-        ("numpy np.mean((y-p)**2)", lambda: float(np.mean((y_true - y_pred) ** 2))),
-    ]
+def _peers(y_true: np.ndarray, y_pred: np.ndarray, threads: int) -> list[tuple[str, Callable[[], float]]]:
+    """Installed alternatives a user might pick instead, each returning the MSE."""
+    n = y_true.shape[0]
+    peers: list[tuple[str, Callable[[], float]]] = []
     try:
         from sklearn.metrics import mean_squared_error as sk_mse
 
-        if n <= 20_000_000:
-            candidates.append(("sklearn mean_squared_error", lambda: sk_mse(y_true, y_pred)))
+        peers.append(("sklearn mean_squared_error", lambda: sk_mse(y_true, y_pred)))
     except ImportError:
         pass
-    if dtype.kind == "f" and y_true.flags.c_contiguous:
-        candidates.append(("bandwidth probe (naive read)", lambda: _core._bandwidth_probe(y_true, y_pred, args.threads or 0)))
+    try:
+        import numexpr as ne
 
+        peers.append(("numexpr sum((a-b)**2)/n", lambda: float(ne.evaluate("sum((a - b) ** 2)",
+                                                                            local_dict={"a": y_true, "b": y_pred})) / n))
+    except ImportError:
+        pass
+    try:
+        import numba
+
+        @numba.njit(parallel=True, fastmath=True, cache=False)
+        def _numba_mse(a: np.ndarray, b: np.ndarray) -> float:  # pragma: no cover - compiled
+            s = 0.0
+            for i in numba.prange(a.shape[0]):
+                d = a[i] - b[i]
+                s += d * d
+            return s / a.shape[0]
+
+        _numba_mse(y_true[:16], y_pred[:16])  # compile before timing
+        peers.append(("numba prange fastmath", lambda: float(_numba_mse(y_true, y_pred))))
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        ty, tp = torch.from_numpy(y_true), torch.from_numpy(y_pred)
+        peers.append(("torch F.mse_loss (CPU)", lambda: float(torch.nn.functional.mse_loss(tp, ty))))
+    except ImportError:
+        pass
+    return peers
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    n, dtype = args.size, np.dtype(args.dtype)
+    rng = np.random.default_rng(args.seed)
+    y_true = rng.standard_normal(n).astype(dtype)
+    y_pred = (y_true + rng.standard_normal(n).astype(dtype) * dtype.type(0.1)).astype(dtype)
+    nbytes = y_true.nbytes + y_pred.nbytes
+    threads = args.threads or _config.get_num_threads()
+    candidates: list[tuple[str, Callable[[], Any]]] = [
+        ("l2loss.mean_squared_error", lambda: l2_mse(y_true, y_pred, num_threads=threads)),
+        ("numpy np.mean((y-p)**2)", lambda: float(np.mean((y_true - y_pred) ** 2))),
+        *_peers(y_true, y_pred, threads),
+        ("bandwidth probe (naive read)", lambda: _core._bandwidth_probe(y_true, y_pred, threads) / n),
+    ]
+    # The answers must agree before any time counts.
     exact = l2_mse(y_true, y_pred)
-    numpy_f64 = float(np.mean((y_pred.astype(np.float64) - y_true.astype(np.float64)) ** 2))
-    for _, fn in candidates:  # warm-up
-        fn()
-    times = {name: [] for name, _ in candidates}
+    values = {name: fn() for name, fn in candidates}
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    disagree = [name for name, v in values.items() if not math.isclose(v, exact, rel_tol=tol)]
+    times: dict[str, list[float]] = {name: [] for name, _ in candidates}
     for _ in range(args.repeats):  # interleaved, so drift hits every candidate alike
         for name, fn in candidates:
-            times[name].append(_median_seconds(fn, 1))
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    med = {name: sorted(v)[len(v) // 2] for name, v in times.items()}
     cfg = _config.config()
-    print(f"l2loss {cfg['version']} bench: n={n:,} {dtype.name}, ISA {cfg['isa']}, "
-          f"OpenMP {'on' if cfg['openmp'] else 'off'}, threads {args.threads or cfg['num_threads']}, "
-          f"median of {args.repeats} interleaved repeats")
-    print(f"  MSE = {exact!r} (correctly rounded; NumPy float64 pairwise: {numpy_f64!r}, "
-          f"relative difference {abs(numpy_f64 - exact) / exact if exact else 0.0:.1e})")
-    base = sorted(times["numpy np.mean((y-p)**2)"])[args.repeats // 2]
-    print(f"  {'candidate':<32}{'time':>12}{'GB/s':>9}{'vs NumPy':>10}")
+    print(f"l2loss {cfg['version']} bench: n={n:,} {dtype.name}, ISA {cfg['isa']}, OpenMP "
+          f"{'on' if cfg['openmp'] else 'off'}, {threads} thread(s), median of {args.repeats} interleaved repeats")
+    print(f"  MSE = {exact!r} (correctly rounded)")
+    base = med["numpy np.mean((y-p)**2)"]
+    probe = med["bandwidth probe (naive read)"]
+    print(f"  {'candidate':<30}{'time':>11}{'GB/s':>8}{'vs NumPy':>10}{'of probe':>10}{'rel. err':>10}")
     for name, _ in candidates:
-        t = sorted(times[name])[args.repeats // 2]
-        print(f"  {name:<32}{t * 1e3:>10.3f}ms{nbytes / t / 1e9:>9.2f}{base / t:>9.1f}x")
+        t = med[name]
+        err = abs(values[name] - exact) / exact if exact else 0.0
+        print(f"  {name:<30}{t * 1e3:>9.3f}ms{nbytes / t / 1e9:>8.2f}{base / t:>9.1f}x{probe / t:>9.2f}x{err:>10.1e}")
+    if args.plot:
+        _plot(med, nbytes, args.plot, f"MSE, n={n:,} {dtype.name}")
+        print(f"  chart written to {args.plot}")
+    if disagree:
+        print(f"l2loss: error: answers disagree beyond {tol:g}: {', '.join(disagree)}", file=sys.stderr)
+        return 1
     return 0
 
 
-# ---- info ------------------------------------------------------------------------------
+def _plot(med: dict[str, float], nbytes: int, path: str, title: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise CliError("--plot needs matplotlib (pip install matplotlib)") from None
+    names = list(med)
+    gbs = [nbytes / med[k] / 1e9 for k in names]
+    fig, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * len(names)))
+    ax.barh(names[::-1], gbs[::-1], color=["#1f77b4" if k.startswith("l2loss") else "#999999" for k in names[::-1]])
+    ax.set_xlabel("GB/s (higher is better)")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# ---- info ----------------------------------------------------------------------------------
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -178,27 +183,40 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(float(text)) if "e" in text.lower() else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="l2loss", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("eval", help="evaluate prediction files (regression_report)")
+    p = sub.add_parser("bench", help="built-in benchmark on generated data (the main demo)")
+    p.add_argument("--size", "-n", type=_positive_int, default=10_000_000, help="elements (default 1e7)")
+    p.add_argument("--dtype", default="float64", choices=["float32", "float64"])
+    p.add_argument("--repeats", type=_positive_int, default=7)
+    p.add_argument("--threads", type=_positive_int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plot", metavar="PNG", help="write a bar chart (needs matplotlib)")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("eval", help="evaluate prediction files (any size, bounded memory)")
     p.add_argument("y_true")
     p.add_argument("y_pred")
     p.add_argument("--weights", help="sample weights file")
-    p.add_argument("--columns", help="true=NAME,pred=NAME[,weight=NAME] for CSV headers / .npz keys")
+    p.add_argument("--columns", help="true=NAME,pred=NAME[,weight=NAME] for tables and .npz archives")
     p.add_argument("--multioutput", default="uniform_average", choices=["raw_values", "uniform_average"])
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--chunk-size", type=_positive_int, default=1 << 20, help="rows per chunk")
+    p.add_argument("--threads", type=_positive_int, default=None)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     p.set_defaults(func=cmd_eval)
-
-    p = sub.add_parser("bench", help="built-in benchmark on generated data")
-    p.add_argument("-n", type=int, default=10_000_000, help="elements (default 1e7)")
-    p.add_argument("--dtype", default="float64", choices=["float32", "float64"])
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("info", help="show version, ISA path, OpenMP and threads")
     p.add_argument("--json", action="store_true")
@@ -208,17 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "threads", None) is not None and args.threads < 1:
-        print("l2loss: error: --threads must be >= 1", file=sys.stderr)
-        return 2
-    if getattr(args, "n", 1) < 1:
-        print("l2loss: error: -n must be >= 1", file=sys.stderr)
-        return 2
     try:
         return int(args.func(args))
     except CliError as exc:
         print(f"l2loss: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("l2loss: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # e.g. `l2loss info | head -1`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
