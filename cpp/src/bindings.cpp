@@ -56,7 +56,8 @@ Operand take_operand(const py::array& a, const char* name, int64_t& rows, int64_
 }
 
 ReduceRequest make_request(const py::array& y_true, const py::array& y_pred, const py::object& weight,
-                           uint32_t sums, bool log1p, int num_threads) {
+                           uint32_t sums, bool log1p, int num_threads, const py::object& grad_out = py::none(),
+                           double grad_scale = 0.0) {
   ReduceRequest req;
   int64_t rt, ct, rp, cp;
   req.y_true = take_operand(y_true, "y_true", rt, ct);
@@ -76,6 +77,16 @@ ReduceRequest make_request(const py::array& y_true, const py::array& y_pred, con
   }
   req.sums = sums;
   req.log1p = log1p;
+  if (!grad_out.is_none()) {
+    // Validated completely before the engine writes a single element.
+    if (!py::isinstance<py::array>(grad_out)) throw py::type_error("out must be a NumPy array");
+    const auto g = py::reinterpret_borrow<py::array>(grad_out);
+    if (!g.writeable()) throw py::value_error("out must be writable");
+    int64_t rg, cg;
+    req.grad = take_operand(g, "out", rg, cg);
+    if (rg != req.n_rows || cg != req.n_cols) throw py::value_error("out must have the shape of y_pred");
+    req.grad_scale = grad_scale;
+  }
   if (num_threads < 0) throw py::value_error("num_threads must be >= 1 (or 0 for the default)");
   req.num_threads = num_threads;
   return req;
@@ -187,10 +198,14 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "reduce",
       [](const py::array& y_true, const py::array& y_pred, const py::object& sample_weight, uint32_t sums, bool log1p,
-         int num_threads) { return run(make_request(y_true, y_pred, sample_weight, sums, log1p, num_threads)); },
+         int num_threads, const py::object& grad_out, double grad_scale) {
+        return run(make_request(y_true, y_pred, sample_weight, sums, log1p, num_threads, grad_out, grad_scale));
+      },
       py::arg("y_true"), py::arg("y_pred"), py::arg("sample_weight") = py::none(), py::kw_only(),
       py::arg("sums") = static_cast<uint32_t>(kSumSq), py::arg("log1p") = false, py::arg("num_threads") = 0,
-      "One fused exact pass; returns a Reduction.");
+      py::arg("grad_out") = py::none(), py::arg("grad_scale") = 0.0,
+      "One fused exact pass; returns a Reduction. With grad_out, also writes "
+      "grad_out = grad_scale * fl(w * (y_pred - y_true)) in the same pass.");
 
   // The small-call fast path: one column, one accumulator, result as a Python float, or
   // None when the general path must take over (several columns, a non-finite value).

@@ -79,6 +79,8 @@ KernelConfig make_config(const ReduceRequest& req, bool first_column) {
   cfg.weight_dtype = req.weight ? req.weight_dtype : DType::kNone;
   cfg.sum_weights = req.weight != nullptr && first_column;
   cfg.log1p = req.log1p;
+  cfg.grad_dtype = req.grad.data ? req.grad.dtype : DType::kNone;
+  cfg.grad_scale = req.grad_scale;
   return cfg;
 }
 
@@ -87,6 +89,11 @@ ColumnTask make_task(const ReduceRequest& req, int64_t row0, int64_t rows, int64
   t.y_true = req.y_true.data + row0 * req.y_true.row_stride + col * req.y_true.col_stride;
   t.y_pred = req.y_pred.data + row0 * req.y_pred.row_stride + col * req.y_pred.col_stride;
   t.weight = req.weight ? req.weight + row0 * req.weight_stride : nullptr;
+  if (req.grad.data) {
+    // const_cast: the gradient buffer is the one operand the engine writes.
+    t.grad = const_cast<char*>(req.grad.data) + row0 * req.grad.row_stride + col * req.grad.col_stride;
+    t.grad_stride = req.grad.row_stride;
+  }
   t.y_true_stride = req.y_true.row_stride;
   t.y_pred_stride = req.y_pred.row_stride;
   t.weight_stride = req.weight_stride;
@@ -105,6 +112,9 @@ void validate(const ReduceRequest& req) {
   }
   if (req.n_rows > 0 && (!req.y_true.data || !req.y_pred.data)) {
     throw std::invalid_argument("l2loss: null operand");
+  }
+  if (req.grad.data && (!is_float(req.grad.dtype) || req.sums != kSumSq || req.log1p)) {
+    throw std::invalid_argument("l2loss: a gradient pass computes the squared-error sum only");
   }
 }
 

@@ -27,6 +27,8 @@ struct V {
   static reg gather(const double* p, int64_t s) { return _mm256_i64gather_pd(p, offsets(s), 1); }
   static reg gather(const float* p, int64_t s) { return _mm256_cvtps_pd(_mm256_i64gather_ps(p, offsets(s), 1)); }
   static void store(double* p, reg a) { _mm256_storeu_pd(p, a); }
+  static void store_as(double* p, reg a) { _mm256_storeu_pd(p, a); }
+  static void store_as(float* p, reg a) { _mm_storeu_ps(p, _mm256_cvtpd_ps(a)); }
   static unsigned nonzero_mask(reg a) {
     return static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(a, _mm256_setzero_pd(), _CMP_NEQ_UQ)));
   }

@@ -27,6 +27,8 @@ struct V {
   static reg gather(const double* p, int64_t s) { return _mm512_i64gather_pd(offsets(s), p, 1); }
   static reg gather(const float* p, int64_t s) { return _mm512_cvtps_pd(_mm512_i64gather_ps(offsets(s), p, 1)); }
   static void store(double* p, reg a) { _mm512_storeu_pd(p, a); }
+  static void store_as(double* p, reg a) { _mm512_storeu_pd(p, a); }
+  static void store_as(float* p, reg a) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(a)); }
   static unsigned nonzero_mask(reg a) {
     return static_cast<unsigned>(_mm512_cmp_pd_mask(a, _mm512_setzero_pd(), _CMP_NEQ_UQ));
   }

@@ -59,6 +59,10 @@ struct V {
   static void store(double* p, reg a) {
     for (int l = 0; l < 4; ++l) p[l] = a.v[l];
   }
+  template <class T>
+  static void store_as(T* p, reg a) {
+    for (int l = 0; l < 4; ++l) p[l] = static_cast<T>(a.v[l]);
+  }
   static unsigned nonzero_mask(reg a) {
     unsigned m = 0;
     for (int l = 0; l < 4; ++l) m |= unsigned(a.v[l] != 0.0) << l;

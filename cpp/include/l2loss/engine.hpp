@@ -31,6 +31,10 @@ struct ReduceRequest {
   uint32_t sums = kSumSq;  // SumBits
   bool log1p = false;
   int num_threads = 1;
+  // Value-and-gradient passes: grad(i, j) = grad_scale * fl(w_i * d_ij), written in
+  // grad.dtype (sums must be kSumSq). grad.data == nullptr: no gradient.
+  Operand grad{nullptr, DType::kNone, 0, 0};
+  double grad_scale = 0.0;
 };
 
 struct ColumnSums {

@@ -67,9 +67,11 @@ struct ColumnTask {
   const char* y_true;
   const char* y_pred;
   const char* weight;  // nullptr when unweighted
+  char* grad;          // gradient output (value-and-grad passes), else nullptr
   int64_t y_true_stride;
   int64_t y_pred_stride;
   int64_t weight_stride;
+  int64_t grad_stride;
   int64_t count;
 };
 
@@ -80,6 +82,8 @@ struct KernelConfig {
   DType weight_dtype;  // kNone when unweighted
   bool sum_weights;    // also accumulate sum of w into acc[kAccW]
   bool log1p;          // transform y_true and y_pred with log1p first (MSLE)
+  DType grad_dtype;    // kNone, or the dtype of ColumnTask::grad
+  double grad_scale;   // grad = grad_scale * fl(w * d), rounded to grad_dtype
 };
 
 using ColumnKernel = void (*)(const ColumnTask&, const KernelConfig&, ColumnState&);
