@@ -13,6 +13,7 @@
 
 #include "l2loss/bandwidth_probe.hpp"
 #include "l2loss/engine.hpp"
+#include "l2loss/ridge.hpp"
 
 namespace py = pybind11;
 using namespace l2loss;
@@ -273,6 +274,50 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("a"), py::arg("b"), py::arg("num_threads") = 0,
       "Benchmark yardstick: naive fused read of two arrays (not exact, not reproducible).");
+
+  m.def(
+      "ridge_sums",
+      [](const py::array& x, const py::array& y, const py::object& weight,
+         const py::array_t<double, py::array::c_style | py::array::forcecast>& coef, double intercept,
+         int num_threads) {
+        RidgeRequest q;
+        if (x.ndim() != 2) throw py::value_error("X must be 2-D");
+        if (!native_float(x.dtype(), q.x_dtype)) throw py::type_error("X must be a native float32/float64 array");
+        q.x = static_cast<const char*>(x.data());
+        q.n_rows = x.shape(0);
+        q.n_features = x.shape(1);
+        q.x_row_stride = x.strides(0);
+        q.x_col_stride = x.strides(1);
+        int64_t ry, cy;
+        const Operand yo = take_operand(y, "y", ry, cy);
+        if (y.ndim() != 1 || ry != q.n_rows) throw py::value_error("y must be 1-D with one value per row of X");
+        q.y = yo.data;
+        q.y_dtype = yo.dtype;
+        q.y_stride = yo.row_stride;
+        if (!weight.is_none()) {
+          int64_t rw, cw;
+          const Operand wo = take_operand(py::reinterpret_borrow<py::array>(weight), "sample_weight", rw, cw);
+          if (rw != q.n_rows || cw != 1) throw py::value_error("sample_weight must be 1-D with one value per row");
+          q.weight = wo.data;
+          q.weight_dtype = wo.dtype;
+          q.weight_stride = wo.row_stride;
+        }
+        if (coef.ndim() != 1 || coef.shape(0) != q.n_features) throw py::value_error("coef must have one value per column");
+        q.coef = coef.data();
+        q.intercept = intercept;
+        q.num_threads = num_threads;
+        RidgeResult r;
+        {
+          py::gil_scoped_release release;  // safe: only the buffers above are read
+          r = ridge_loss_and_grad(q);
+        }
+        py::array_t<double> grad(static_cast<py::ssize_t>(r.grad.size()));
+        std::copy(r.grad.begin(), r.grad.end(), grad.mutable_data());
+        return py::make_tuple(r.loss_mean, r.weight_sum, grad, r.grad_intercept);
+      },
+      py::arg("X"), py::arg("y"), py::arg("sample_weight"), py::arg("coef"), py::arg("intercept"),
+      py::arg("num_threads") = 0,
+      "(sum(w r^2)/W, W, X^T (w*r), sum(w*r)) for r = X coef + b - y, in one pass over X.");
 
   m.def("set_isa", [](const std::string& name) { set_isa(isa_by_name(name)); }, py::arg("name"),
         "Test hook: force the kernel ISA (raises ValueError if unsupported here).");

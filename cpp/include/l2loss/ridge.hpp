@@ -1,0 +1,48 @@
+// Ridge regression loss and gradient in one pass over X (engine API, no Python).
+//
+//   r_i  = x_i . coef + b - y_i
+//   loss = sum_i w_i r_i^2 / W        (exact sum of the rounded terms, correctly rounded mean)
+//   G_j  = sum_i w_i r_i x_ij,  G_b = sum_i w_i r_i
+//
+// Reproducibility: rows are cut into fixed global blocks; inside a block every dot
+// product and every gradient partial is computed in one fixed order (4-way interleaved,
+// identical for C- and F-ordered X), and block partials are summed exactly. So the bits
+// depend neither on the thread count nor on the memory layout of X.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "l2loss/kernel_abi.hpp"
+
+namespace l2loss {
+
+struct RidgeRequest {
+  const char* x = nullptr;
+  DType x_dtype = DType::kFloat64;
+  int64_t n_rows = 0;
+  int64_t n_features = 0;
+  int64_t x_row_stride = 0;  // bytes
+  int64_t x_col_stride = 0;  // bytes
+  const char* y = nullptr;
+  DType y_dtype = DType::kFloat64;
+  int64_t y_stride = 0;
+  const char* weight = nullptr;
+  DType weight_dtype = DType::kNone;
+  int64_t weight_stride = 0;
+  const double* coef = nullptr;  // n_features values
+  double intercept = 0.0;
+  int num_threads = 1;
+};
+
+struct RidgeResult {
+  double loss_mean = 0.0;         // correctly rounded sum(w r^2) / W
+  double weight_sum = 0.0;        // W, correctly rounded
+  std::vector<double> grad;       // G_j, correctly rounded exact sums of block partials
+  double grad_intercept = 0.0;    // G_b
+  bool nonfinite = false;         // a NaN/inf input or overflow: values are NaN
+};
+
+RidgeResult ridge_loss_and_grad(const RidgeRequest& req);
+
+}  // namespace l2loss
