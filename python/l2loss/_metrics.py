@@ -21,6 +21,7 @@ from ._validation import (
     MULTIOUTPUT_OPTIONS_R2,
     Targets,
     check_reg_targets,
+    sklearn_binding,
     validate_params,
 )
 
@@ -110,20 +111,28 @@ def _mean_metric(
     return aggregate(values, t.multioutput, t.dtype)
 
 
-def _fast(y_true: Any, y_pred: Any, sample_weight: Any, multioutput: Any, acc: int, num_threads: Any) -> Any:
-    """The small-call path: two plain float arrays, one output, default averaging."""
-    if (
-        type(y_true) is np.ndarray
-        and type(y_pred) is np.ndarray
-        and sample_weight is None
-        and type(multioutput) is str
-        and multioutput == "uniform_average"
-        and (num_threads is None or type(num_threads) is int and num_threads > 0)
-    ):
-        return _core.mean_fast(y_true, y_pred, acc, num_threads or 0)
-    return None
+def _fast_mean(acc: int) -> Any:
+    """Fast hook for two plain float arrays, one output, default options (see sklearn_binding)."""
+    mean_fast = _core.mean_fast
+    ndarray = np.ndarray
+
+    def fast(y_true: Any, y_pred: Any, num_threads: int) -> Any:
+        if type(y_true) is ndarray and type(y_pred) is ndarray:
+            return mean_fast(y_true, y_pred, acc, num_threads)
+        return None
+
+    return fast
 
 
+_fast_mse = _fast_mean(_ACC_SQ)
+
+
+def _fast_root(y_true: Any, y_pred: Any, num_threads: int) -> Any:
+    value = _fast_mse(y_true, y_pred, num_threads)
+    return None if value is None else math.sqrt(value)
+
+
+@sklearn_binding(_fast_mse)
 def mean_squared_error(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
     num_threads: int | None = None,
@@ -152,14 +161,12 @@ def mean_squared_error(
     >>> l2loss.mean_squared_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
     0.375
     """
-    fast = _fast(y_true, y_pred, sample_weight, multioutput, _ACC_SQ, num_threads)
-    if fast is not None:
-        return fast
     return _mean_metric(
         "mean_squared_error", _ACC_SQ, False, y_true, y_pred, sample_weight, multioutput, num_threads
     )
 
 
+@sklearn_binding(_fast_root)
 def root_mean_squared_error(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
     num_threads: int | None = None,
@@ -172,14 +179,12 @@ def root_mean_squared_error(
     >>> round(l2loss.root_mean_squared_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8]), 12)
     0.612372435696
     """
-    fast = _fast(y_true, y_pred, sample_weight, multioutput, _ACC_SQ, num_threads)
-    if fast is not None:
-        return math.sqrt(fast)
     return _mean_metric(
         "root_mean_squared_error", _ACC_SQ, True, y_true, y_pred, sample_weight, multioutput, num_threads
     )
 
 
+@sklearn_binding(_fast_mean(_ACC_ABS))
 def mean_absolute_error(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
     num_threads: int | None = None,
@@ -192,14 +197,12 @@ def mean_absolute_error(
     >>> l2loss.mean_absolute_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
     0.5
     """
-    fast = _fast(y_true, y_pred, sample_weight, multioutput, _ACC_ABS, num_threads)
-    if fast is not None:
-        return fast
     return _mean_metric(
         "mean_absolute_error", _ACC_ABS, False, y_true, y_pred, sample_weight, multioutput, num_threads
     )
 
 
+@sklearn_binding()
 def mean_squared_log_error(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
     num_threads: int | None = None,
@@ -219,6 +222,7 @@ def mean_squared_log_error(
     )
 
 
+@sklearn_binding()
 def root_mean_squared_log_error(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
     num_threads: int | None = None,
@@ -267,6 +271,7 @@ def _warn_r2_undefined() -> float:
     return float("nan")
 
 
+@sklearn_binding()
 def r2_score(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
     force_finite: bool = True, num_threads: int | None = None,
@@ -298,6 +303,7 @@ def r2_score(
     return assemble_fraction(num, den, t.multioutput, bool(force_finite), t.dtype)
 
 
+@sklearn_binding()
 def explained_variance_score(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
     force_finite: bool = True, num_threads: int | None = None,
@@ -315,7 +321,7 @@ def explained_variance_score(
     func = "explained_variance_score"
     validate_params(
         func, y_true, y_pred, sample_weight, multioutput, options=MULTIOUTPUT_OPTIONS_R2,
-        allow_none_multioutput=True, force_finite=force_finite,
+        force_finite=force_finite,
     )
     t = check_reg_targets(y_true, y_pred, sample_weight, multioutput)
     r = reduce(t, SUMS_ALL, num_threads)
@@ -330,6 +336,7 @@ def round_max_error(value: float, dtype: np.dtype) -> float:
     return float(value)
 
 
+@sklearn_binding()
 def max_error(y_true: Any, y_pred: Any, *, num_threads: int | None = None) -> float:
     """Maximum absolute residual, drop-in for :func:`sklearn.metrics.max_error`.
 

@@ -16,7 +16,7 @@ from ._metrics import (
     round_max_error,
 )
 from . import _core
-from ._validation import MULTIOUTPUT_OPTIONS, check_reg_targets, validate_params
+from ._validation import MULTIOUTPUT_OPTIONS, check_reg_targets, sklearn_binding, validate_params
 
 __all__ = ["RegressionReport", "regression_report"]
 
@@ -83,6 +83,7 @@ class RegressionReport:
         return f"<table><caption>{caption}</caption>{rows}</table>"
 
 
+@sklearn_binding()
 def regression_report(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
     num_threads: int | None = None,

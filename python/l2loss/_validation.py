@@ -10,13 +10,56 @@ raised and the NaN error would have come first).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+import warnings
 
 import numpy as np
 
-__all__ = ["InvalidParameterError", "Targets", "check_reg_targets", "assert_all_finite"]
+__all__ = ["InvalidParameterError", "Targets", "check_reg_targets", "assert_all_finite", "sklearn_binding"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def sklearn_binding(fast: Callable[[Any, Any, int], Any] | None = None) -> Callable[[F], F]:
+    """Give a public function sklearn's argument-binding errors, and an optional fast path.
+
+    sklearn binds arguments with ``inspect.Signature.bind``, so its messages read "too
+    many positional arguments" or "got an unexpected keyword argument 'squared'" rather
+    than Python's own wording. The wrapper only consults the signature after a TypeError
+    (binding costs ~1 us; the fast path must stay near 1 us in total). ``fast(y_true,
+    y_pred, num_threads)`` handles the plainest call -- two positional arrays, at most a
+    ``num_threads`` keyword -- or returns None.
+    """
+
+    def decorate(func: F) -> F:
+        sig = inspect.signature(func)
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if fast is not None and len(args) == 2 and (not kwargs or kwargs.keys() == {"num_threads"}):
+                threads = kwargs.get("num_threads") or 0
+                if type(threads) is int and threads >= 0:
+                    value = fast(args[0], args[1], threads)
+                    if value is not None:
+                        return value
+            try:
+                return func(*args, **kwargs)
+            except TypeError:
+                try:
+                    sig.bind(*args, **kwargs)
+                except TypeError as exc:
+                    raise TypeError(str(exc)) from None
+                raise
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 class InvalidParameterError(ValueError, TypeError):
@@ -164,10 +207,19 @@ def _to_array(x: Any, dtype: np.dtype | None) -> np.ndarray:
             x = np.from_dlpack(x)
         except (TypeError, RuntimeError, BufferError, ValueError):
             pass
+    if dtype is not None and not hasattr(x, "dtype"):
+        # Python sequences: one conversion straight to the working dtype, as sklearn does
+        # (so a bad string or a complex number fails with numpy's own message).
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", np.exceptions.ComplexWarning)
+            try:
+                return np.asarray(x, dtype=dtype)
+            except np.exceptions.ComplexWarning:
+                raise ValueError(f"Complex data not supported\n{x}\n") from None
     arr = np.asarray(x)
     kind = arr.dtype.kind
     if kind == "c":
-        raise ValueError(f"Complex data not supported\n{x}\n")
+        raise ValueError(f"Complex data not supported\n{arr}\n")
     if dtype is None:
         if kind in "USV":
             raise ValueError(
@@ -259,9 +311,12 @@ def check_reg_targets(
         arrays.append(arr)
 
     weights = None
+    # sklearn's _check_sample_weight only keeps float32/float64: with a float16 working
+    # dtype the weights become float64, and so do the results.
+    w_dtype = dtype if dtype is not None and dtype.itemsize >= 4 else np.dtype(np.float64)
     if sample_weight is not None:
         try:
-            w = _to_array(sample_weight, dtype if dtype is not None else np.dtype(np.float64))
+            w = _to_array(sample_weight, w_dtype)
         except Exception as exc:
             raise fail(exc) from None
         if w.ndim != 1:
@@ -272,7 +327,7 @@ def check_reg_targets(
                 )
             )
         weights = _for_kernel(w)
-        checked.append(_Checked(weights, dtype if dtype is not None else np.dtype(np.float64), "sample_weight"))
+        checked.append(_Checked(weights, w_dtype, "sample_weight"))
 
     yt, yp = (a.reshape(-1, 1) if a.ndim == 1 else a for a in (checked[0].kernel, checked[1].kernel))
 
@@ -289,6 +344,8 @@ def check_reg_targets(
         )
     mo = check_multioutput(multioutput, yt.shape[1], fail_late)
     out_dtype = dtype if dtype is not None else np.dtype(np.float64)
+    if weights is not None:
+        out_dtype = np.result_type(out_dtype, w_dtype)
     return Targets(yt, yp, weights, mo, out_dtype, checked)
 
 
@@ -316,4 +373,6 @@ def check_multioutput(multioutput: Any, n_outputs: int, fail: Any = None) -> Any
         raise fail(ValueError("Custom weights are useful only in multi-output cases."))
     if n_outputs != mo.shape[0]:
         raise fail(ValueError(f"There must be equally many custom weights ({mo.shape[0]}) as outputs ({n_outputs})."))
+    if mo.ndim != 1:  # what numpy.average says when sklearn passes such weights on
+        raise fail(TypeError("Axis must be specified when shapes of a and weights differ."))
     return np.asarray(mo, dtype=np.float64)
