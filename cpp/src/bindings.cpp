@@ -168,6 +168,8 @@ PYBIND11_MODULE(_core, m) {
       .def("weight_sum_is_zero", &weight_total_is_zero)
       .def("mean", [](const ReduceResult& r, int acc) { return per_column(r, &column_mean, acc); }, py::arg("acc"))
       .def("total", [](const ReduceResult& r, int acc) { return per_column(r, &column_total, acc); }, py::arg("acc"))
+      .def("grand_total", [](const ReduceResult& r, int acc) { return grand_total(r, acc); }, py::arg("acc"))
+      .def("grand_mean", [](const ReduceResult& r, int acc) { return grand_mean(r, acc); }, py::arg("acc"))
       .def("max_abs",
            [](const ReduceResult& r) {
              py::array_t<double> out(r.n_cols);

@@ -93,6 +93,44 @@ double column_mean(const ReduceResult& r, int acc, int64_t col) {
   return divide(quantity_exact(r, acc, col), w);
 }
 
+namespace {
+
+ExactNumber grand_exact(const ReduceResult& r, int acc, uint8_t& flags) {
+  ExactNumber total;
+  flags = 0;
+  for (int64_t c = 0; c < r.n_cols; ++c) {
+    flags |= quantity_flags(r, acc, c);
+    total = total + quantity_exact(r, acc, c);
+  }
+  return total;
+}
+
+}  // namespace
+
+double grand_total(const ReduceResult& r, int acc) {
+  uint8_t flags;
+  const ExactNumber total = grand_exact(r, acc, flags);
+  return apply_term_flags(flags, flags ? 0.0 : total.to_double());
+}
+
+double grand_mean(const ReduceResult& r, int acc) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  uint8_t flags;
+  const ExactNumber total = grand_exact(r, acc, flags);
+  if (r.weight_term_flags) return nan;
+  const ExactNumber denom = weight_total(r) * ExactNumber::from_uint(static_cast<uint64_t>(r.n_cols));
+  if (denom.is_zero()) {
+    // sum/0 like IEEE (torch has no guard): nan for 0/0, +-inf otherwise.
+    if (flags || total.is_zero()) return nan;
+    return total.is_negative() ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+  }
+  if (flags) {
+    const double v = apply_term_flags(flags, 0.0);
+    return denom.is_negative() ? -v : v;
+  }
+  return divide(total, denom);
+}
+
 FractionParts r2_parts(const ReduceResult& r, int64_t col) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const ColumnSums& c = r.columns.at(static_cast<size_t>(col));

@@ -19,6 +19,7 @@ from ._metrics import (
     root_mean_squared_log_error,
 )
 from ._files import FileFormatError, evaluate_files
+from ._losses import l2_penalty, mse_grad, mse_loss, mse_value_and_grad, per_sample_mse, ridge_loss_and_grad
 from ._report import RegressionReport, regression_report
 from ._stream import RegressionAccumulator
 from ._validation import InvalidParameterError
@@ -35,12 +36,18 @@ __all__ = [
     "evaluate_files",
     "explained_variance_score",
     "get_num_threads",
+    "l2_penalty",
     "max_error",
     "mean_absolute_error",
     "mean_squared_error",
     "mean_squared_log_error",
+    "mse_grad",
+    "mse_loss",
+    "mse_value_and_grad",
+    "per_sample_mse",
     "r2_score",
     "regression_report",
+    "ridge_loss_and_grad",
     "root_mean_squared_error",
     "root_mean_squared_log_error",
     "set_num_threads",

@@ -1,0 +1,286 @@
+"""Losses and gradients: torch/Keras semantics, fused value-and-grad, L2 penalty, ridge.
+
+Oracles: PyTorch itself (when installed), NumPy float64, exact Fraction sums, the
+closed-form ridge gradient and scipy.optimize.check_grad.
+"""
+
+from __future__ import annotations
+
+import warnings
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from conftest import THREAD_COUNTS, bits, exact_sum, terms_sq
+
+import l2loss
+
+X4 = np.array([2.5, 0.0, 2.0, 8.0])
+Y4 = np.array([3.0, -0.5, 2.0, 7.0])
+W4 = np.array([1.0, 2.0, 0.0, 1.0])
+
+
+class TestTorchSemantics:
+    def test_documented_values(self) -> None:
+        assert float(l2loss.mse_loss(X4, Y4)) == 0.375
+        assert float(l2loss.mse_loss(X4, Y4, reduction="sum")) == 1.5
+        assert np.array_equal(l2loss.mse_loss(X4, Y4, reduction="none"), [0.25, 0.25, 0.0, 1.0])
+        assert float(l2loss.mse_loss(X4, Y4, weight=W4)) == 0.4375
+        assert float(l2loss.mse_loss(X4, Y4, weight=W4, reduction="sum")) == 1.75
+        assert np.isnan(l2loss.mse_loss(X4, Y4, weight=np.zeros(4)))  # no guard, like torch
+        assert float(l2loss.mse_loss(np.array(1.0), np.array(3.0))) == 4.0
+
+    def test_empty_nan_and_dtypes(self) -> None:
+        assert np.isnan(l2loss.mse_loss(np.zeros(0), np.zeros(0)))
+        assert l2loss.mse_loss(np.zeros(0), np.zeros(0), reduction="sum") == 0.0
+        assert l2loss.mse_loss(np.zeros(0), np.zeros(0), reduction="none").shape == (0,)
+        assert np.isnan(l2loss.mse_loss(np.array([1.0, np.nan]), np.array([1.0, 2.0])))
+        assert np.isnan(l2loss.mse_loss(np.array([np.inf]), np.array([np.inf])))
+        assert l2loss.mse_loss(np.float32([1, 2]), np.float32([1, 3])).dtype == np.float32
+        assert l2loss.mse_loss(np.float32([1, 2]), np.float64([1, 3])).dtype == np.float64
+
+    def test_errors_and_warnings(self) -> None:
+        with pytest.raises(ValueError, match="bad is not a valid value for reduction"):
+            l2loss.mse_loss(X4, Y4, reduction="bad")
+        with pytest.raises(ValueError, match="Weights and input must have the same size."):
+            l2loss.mse_loss(np.zeros((2, 2)), np.ones((2, 2)), weight=np.array([1.0, 2.0]))
+        with pytest.warns(UserWarning, match="elementwise_mean"):
+            assert float(l2loss.mse_loss(X4, Y4, reduction="elementwise_mean")) == 0.375
+        with pytest.warns(UserWarning, match=r"target size \(torch.Size\(\[3\]\)\) that is different to the input"):
+            value = l2loss.mse_loss(np.zeros((3, 1)), np.array([1.0, 2.0, 3.0]))
+        assert value == pytest.approx(14 / 3)
+        with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="must match the size of tensor b"):
+            l2loss.mse_loss(np.zeros(3), np.zeros(2))
+
+    def test_matches_torch(self) -> None:
+        torch = pytest.importorskip("torch")
+        F = torch.nn.functional
+        rng = np.random.default_rng(0)
+        for shape in [(1001,), (37, 5), (4, 3, 7)]:
+            x, y, w = rng.standard_normal(shape), rng.standard_normal(shape), rng.random(shape)
+            tx, ty, tw = (torch.from_numpy(v) for v in (x, y, w))
+            for red in ("mean", "sum"):
+                assert float(l2loss.mse_loss(x, y, reduction=red)) == pytest.approx(
+                    float(F.mse_loss(tx, ty, reduction=red)), rel=1e-14)
+                assert float(l2loss.mse_loss(x, y, reduction=red, weight=w)) == pytest.approx(
+                    float(F.mse_loss(tx, ty, reduction=red, weight=tw)), rel=1e-14)
+        # The broadcast warning text is torch's, word for word.
+        with warnings.catch_warnings(record=True) as ours, warnings.catch_warnings(record=False):
+            warnings.simplefilter("always")
+            l2loss.mse_loss(np.zeros((3, 1)), np.zeros(3))
+        with pytest.warns(UserWarning) as theirs:
+            F.mse_loss(torch.zeros(3, 1), torch.zeros(3))
+        assert str(ours[0].message) == str(theirs[0].message)
+
+    def test_sum_is_exact(self) -> None:
+        rng = np.random.default_rng(1)
+        x = rng.standard_normal(4097) * 10.0 ** rng.integers(-20, 20, 4097)
+        y = np.zeros_like(x)
+        assert float(l2loss.mse_loss(x, y, reduction="sum")) == float(exact_sum(terms_sq(y, x)))
+
+
+class TestKerasSemantics:
+    # keras' own test data (keras/src/losses/losses_test.py, MeanSquaredErrorTest)
+    YT = np.array([[1.0, 9.0, 2.0], [-5.0, -2.0, 6.0]])
+    YP = np.array([[4.0, 8.0, 12.0], [8.0, 1.0, 3.0]])
+
+    def test_keras_test_values(self) -> None:
+        mse = l2loss.per_sample_mse
+        assert float(mse(self.YT, self.YP, reduction="sum_over_batch_size")) == pytest.approx(49.5)
+        assert float(mse(self.YT, self.YP, sample_weight=2.3, reduction="mean")) == pytest.approx(113.85)
+        assert float(mse(self.YT, self.YP, sample_weight=[[1.2], [3.4]], reduction="mean")) == pytest.approx(
+            127.96666666666665)
+        assert float(mse(self.YT, self.YP, sample_weight=0.0, reduction="mean")) == 0.0
+        assert np.allclose(mse(self.YT, self.YP, sample_weight=2.3), [84.3333333, 143.3666666])
+        assert float(mse(self.YT, self.YP, sample_weight=2.3, reduction="sum")) == pytest.approx(227.7)
+        assert float(mse(self.YT, self.YP, sample_weight=[[1.2], [3.4]],
+                         reduction="mean_with_sample_weight")) == pytest.approx(55.637681159420296)
+
+    def test_shapes(self) -> None:
+        mse = l2loss.per_sample_mse
+        assert mse(np.zeros(3), np.ones((3, 1))).shape == (3,)  # (n,) vs (n,1): element-wise
+        assert np.ndim(mse([1.0, 2.0], [1.0, 4.0])) == 0  # 1-D: one sample
+        assert float(mse([1.0, 3.0], [1.0, 1.0], sample_weight=[1.0, 3.0], reduction="mean")) == 4.0  # mse*mean(w)
+        with pytest.raises(ValueError, match="Invalid value for argument `reduction`"):
+            mse(self.YT, self.YP, reduction="avg")
+
+
+class TestGradients:
+    def test_documented_gradient(self) -> None:
+        assert np.array_equal(l2loss.mse_grad(Y4, X4), [-0.25, 0.25, 0.0, 0.5])
+        assert np.array_equal(l2loss.mse_grad(Y4, X4, reduction="sum"), [-1.0, 1.0, 0.0, 2.0])
+        loss, grad = l2loss.mse_value_and_grad(np.zeros(2), np.array([1.0, 2.0]), sample_weight=[1.0, 3.0])
+        assert np.array_equal(grad, [0.5, 3.0]) and loss == 3.25
+
+    def test_formula_and_dtypes(self, isa: str) -> None:
+        rng = np.random.default_rng(2)
+        for shape in [(1,), (17,), (4099,), (513, 3)]:
+            for dt in (np.float32, np.float64):
+                yt, yp = rng.standard_normal(shape).astype(dt), rng.standard_normal(shape).astype(dt)
+                w = rng.uniform(0.1, 2.0, shape[0])
+                k = shape[1] if len(shape) == 2 else 1
+                d = yp.astype(np.float64) - yt.astype(np.float64)
+                wcol = w if len(shape) == 1 else w[:, None]
+                loss, grad = l2loss.mse_value_and_grad(yt, yp, sample_weight=w)
+                scale = 2.0 / (k * float(exact_sum(w.tolist())))
+                assert grad.dtype == np.float64  # float64 weights promote
+                assert np.array_equal(grad, scale * (wcol * d))
+                g32 = l2loss.mse_grad(yt, yp)
+                assert g32.dtype == dt
+                assert np.array_equal(g32, ((2.0 / d.size) * d).astype(dt))
+                if len(shape) == 1:
+                    assert bits(loss) == bits(l2loss.mean_squared_error(yt, yp, sample_weight=w))
+
+    def test_matches_torch_autograd(self) -> None:
+        torch = pytest.importorskip("torch")
+        rng = np.random.default_rng(3)
+        yt, yp = rng.standard_normal(1001), rng.standard_normal(1001)
+        x = torch.from_numpy(yp.copy()).requires_grad_()
+        torch.nn.functional.mse_loss(x, torch.from_numpy(yt)).backward()
+        np.testing.assert_allclose(l2loss.mse_grad(yt, yp), x.grad.numpy(), rtol=1e-15, atol=0)
+
+    def test_reproducible_across_threads(self) -> None:
+        rng = np.random.default_rng(4)
+        yt, yp, w = rng.standard_normal(200_003), rng.standard_normal(200_003), rng.random(200_003)
+        ref_loss, ref_grad = l2loss.mse_value_and_grad(yt, yp, sample_weight=w, num_threads=1)
+        for t in THREAD_COUNTS:
+            loss, grad = l2loss.mse_value_and_grad(yt, yp, sample_weight=w, num_threads=t)
+            assert bits(loss) == bits(ref_loss) and np.array_equal(grad, ref_grad)
+
+    def test_out_is_validated_before_any_write(self) -> None:
+        yt, yp = np.zeros(8), np.ones(8)
+        out = np.full(8, 7.0)
+        assert l2loss.mse_grad(yt, yp, out=out) is out and np.array_equal(out, np.full(8, 0.25))
+        sentinel = np.full(8, 7.0)
+        bad_cases = [
+            (np.full(8, 7.0, dtype=np.float32), TypeError),  # wrong dtype
+            (np.full(9, 7.0), ValueError),  # wrong shape
+            ([7.0] * 8, TypeError),  # not an array
+        ]
+        for bad, exc in bad_cases:
+            with pytest.raises(exc):
+                l2loss.mse_grad(yt, yp, out=bad)
+        ro = sentinel.copy()
+        ro.flags.writeable = False
+        with pytest.raises(ValueError, match="read-only"):
+            l2loss.mse_grad(yt, yp, out=ro)
+        with pytest.raises(ValueError, match="overlap"):
+            l2loss.mse_grad(yt, yp, out=yp)
+        with pytest.raises(ValueError, match="one weight per row"):
+            l2loss.mse_grad(yt, yp, sample_weight=np.ones(3), out=sentinel)
+        assert np.array_equal(sentinel, np.full(8, 7.0))  # nothing was written
+        with pytest.raises(ValueError, match="reduction"):
+            l2loss.mse_grad(yt, yp, reduction="none")
+
+    def test_nan_propagates_to_its_own_element(self) -> None:
+        yp = np.array([1.0, np.nan, 3.0])
+        loss, grad = l2loss.mse_value_and_grad(np.zeros(3), yp)
+        assert np.isnan(loss) and np.isnan(grad[1]) and grad[0] == 2 / 3 and grad[2] == 2.0
+
+
+def test_l2_penalty_is_exact() -> None:
+    rng = np.random.default_rng(5)
+    theta = rng.standard_normal(1000) * 10.0 ** rng.integers(-8, 8, 1000)
+    value, grad = l2loss.l2_penalty(theta, 0.25)
+    assert value == 0.25 * float(sum(Fraction(t) ** 2 for t in theta.tolist()))
+    assert np.array_equal(grad, 0.5 * theta)
+    out = np.empty_like(theta)
+    assert l2loss.l2_penalty(theta, 0.25, out=out)[1] is out
+
+
+@pytest.fixture(scope="module")
+def problem():
+    rng = np.random.default_rng(6)
+    n, d = 5003, 7
+    X = rng.standard_normal((n, d))
+    y = X @ rng.standard_normal(d) + 0.3 * rng.standard_normal(n)
+    w = rng.uniform(0.5, 2.0, n)
+    return X, y, w, rng.standard_normal(d), 0.7
+
+
+class TestRidge:
+    def test_matches_closed_form(self, problem) -> None:
+        X, y, w, c, b = problem
+        alpha = 0.1
+        loss, g, gb = l2loss.ridge_loss_and_grad(X, y, c, alpha=alpha, intercept=b, sample_weight=w)
+        r = X @ c + b - y
+        W = w.sum()
+        assert loss == pytest.approx((w * r * r).sum() / W + alpha * (c @ c), rel=1e-13)
+        np.testing.assert_allclose(g, 2 / W * X.T @ (w * r) + 2 * alpha * c, rtol=1e-12)
+        assert gb == pytest.approx(2 / W * (w * r).sum(), rel=1e-12)
+
+    def test_check_grad(self, problem) -> None:
+        scipy_optimize = pytest.importorskip("scipy.optimize")
+        X, y, w, c, b = problem
+        f = lambda v: l2loss.ridge_loss_and_grad(X, y, v[:-1], alpha=0.3, intercept=v[-1], sample_weight=w)[0]  # noqa: E731
+
+        def fprime(v):
+            _, g, gb = l2loss.ridge_loss_and_grad(X, y, v[:-1], alpha=0.3, intercept=v[-1], sample_weight=w)
+            return np.append(g, gb)
+
+        v0 = np.append(c, b)
+        assert scipy_optimize.check_grad(f, fprime, v0) < 1e-6 * np.linalg.norm(fprime(v0))
+
+    def test_same_bits_for_layout_dtype_and_threads(self, problem) -> None:
+        X, y, w, c, b = problem
+        ref = l2loss.ridge_loss_and_grad(X, y, c, intercept=b, sample_weight=w, num_threads=1)
+        for t in THREAD_COUNTS:
+            for Xv in (X, np.asfortranarray(X)):
+                got = l2loss.ridge_loss_and_grad(Xv, y, c, intercept=b, sample_weight=w, num_threads=t)
+                assert bits(got[0]) == bits(ref[0]) and np.array_equal(got[1], ref[1]) and bits(got[2]) == bits(ref[2])
+        X32 = X.astype(np.float32)
+        a = l2loss.ridge_loss_and_grad(X32, y, c, num_threads=1)
+        f = l2loss.ridge_loss_and_grad(np.asfortranarray(X32), y, c, num_threads=2)
+        assert bits(a[0]) == bits(f[0]) and np.array_equal(a[1], f[1])
+        r = X32.astype(np.float64) @ c - y
+        assert a[0] == pytest.approx((r * r).mean(), rel=1e-13)
+
+    def test_errors(self, problem) -> None:
+        X, y, _, c, _ = problem
+        with pytest.raises(ValueError, match="coef"):
+            l2loss.ridge_loss_and_grad(X, y, c[:-1])
+        with pytest.raises(ValueError, match="y must have shape"):
+            l2loss.ridge_loss_and_grad(X, y[:-1], c)
+        with pytest.raises(ValueError, match="2-D"):
+            l2loss.ridge_loss_and_grad(X[:, 0], y, c[:1])
+
+
+class TestTorchModule:
+    def test_autograd_matches_torch_and_gradcheck(self) -> None:
+        torch = pytest.importorskip("torch")
+        import l2loss.torch as lt
+
+        F = torch.nn.functional
+        g = torch.Generator().manual_seed(0)
+        for red in ("mean", "sum"):
+            for dtype in (torch.float32, torch.float64):
+                x = torch.randn(50, 3, generator=g, dtype=dtype, requires_grad=True)
+                y = torch.randn(50, 3, generator=g, dtype=dtype, requires_grad=True)
+                ours = lt.mse_loss(x, y, reduction=red)
+                ours.backward()
+                gx, gy = x.grad.clone(), y.grad.clone()
+                x.grad = y.grad = None
+                F.mse_loss(x, y, reduction=red).backward()
+                tol = 1e-6 if dtype == torch.float32 else 1e-14
+                assert torch.allclose(ours, F.mse_loss(x, y, reduction=red), rtol=tol)
+                assert torch.allclose(gx, x.grad, rtol=tol) and torch.allclose(gy, y.grad, rtol=tol)
+                assert ours.grad_fn is not None and "MSEFunction" in type(ours.grad_fn).__name__
+        x = torch.randn(20, 3, generator=g, dtype=torch.float64, requires_grad=True)
+        y = torch.randn(20, 3, generator=g, dtype=torch.float64)
+        w = torch.rand(20, 3, generator=g, dtype=torch.float64)
+        assert torch.autograd.gradcheck(lambda a: lt.mse_loss(a, y), (x,))
+        assert torch.autograd.gradcheck(lambda a: lt.mse_loss(a, y, reduction="sum", weight=w), (x,))
+        assert torch.allclose(lt.MSELoss(reduction="sum")(x, y), F.mse_loss(x, y, reduction="sum"))
+
+    def test_fallbacks_keep_torch_semantics(self) -> None:
+        torch = pytest.importorskip("torch")
+        import l2loss.torch as lt
+
+        F = torch.nn.functional
+        x, y = torch.zeros(3, 1), torch.tensor([1.0, 2.0, 3.0])
+        with pytest.warns(UserWarning):
+            assert torch.equal(lt.mse_loss(x, y), F.mse_loss(x, y))  # broadcasting: torch's op
+        assert torch.equal(lt.mse_loss(x[:, 0], y, reduction="none"), F.mse_loss(x[:, 0], y, reduction="none"))
+        h = torch.ones(4, dtype=torch.float16)
+        assert lt.mse_loss(h, h * 2).dtype == torch.float16
+        assert torch.isnan(lt.mse_loss(torch.zeros(0), torch.zeros(0)))
