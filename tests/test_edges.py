@@ -73,14 +73,25 @@ class TestHugeIndexRanges:
 
 
 class TestConversions:
-    def test_float16_is_read_exactly(self) -> None:
+    def test_float16_is_read_natively_and_exactly(self, isa: str) -> None:
+        import tracemalloc
+
         rng = np.random.default_rng(0)
-        y = rng.standard_normal(1000).astype(np.float16)
-        p = rng.standard_normal(1000).astype(np.float16)
-        exact = exact_sum(terms_sq(y.astype(np.float64), p.astype(np.float64))) / 1000
-        assert l2loss.mean_squared_error(y, p) == float(exact)
+        special = np.array([0, -0.0, 6e-8, -6e-8, 65504, -65504, 1e-5, 0.1, 2**-14, -(2**-24)], np.float16)
+        y = np.concatenate([rng.standard_normal(1000).astype(np.float16), special])
+        p = np.concatenate([rng.standard_normal(1000).astype(np.float16), special[::-1]])
+        for yy, pp in ((y, p), (y[::-3], p[::-3])):
+            exact = exact_sum(terms_sq(yy.astype(np.float64), pp.astype(np.float64))) / len(yy)
+            assert l2loss.mean_squared_error(yy, pp) == float(exact)
         raw = l2loss.mean_squared_error(y, p, multioutput="raw_values")
         assert raw.dtype == np.float16  # sklearn's working dtype is kept for raw values
+        big = np.ones(1 << 20, np.float16)
+        tracemalloc.start()
+        try:
+            l2loss.mean_squared_error(big, big)
+            assert tracemalloc.get_traced_memory()[1] < 64 * 1024  # read in place, no float32 copy
+        finally:
+            tracemalloc.stop()
 
     def test_non_native_byte_order(self) -> None:
         y = np.arange(100, dtype=">f8")

@@ -36,6 +36,10 @@ bool native_float(const py::dtype& dt, DType& out) {
     out = DType::kFloat32;
     return true;
   }
+  if (dt.itemsize() == 2) {
+    out = DType::kFloat16;
+    return true;
+  }
   return false;
 }
 
@@ -69,7 +73,7 @@ ReduceRequest make_request(const py::array& y_true, const py::array& y_pred, con
   if (!weight.is_none()) {
     const auto w = py::reinterpret_borrow<py::array>(weight);
     if (!py::isinstance<py::array>(weight) || w.ndim() != 1) throw py::type_error("sample_weight must be a 1-D array");
-    if (!native_float(w.dtype(), req.weight_dtype)) {
+    if (!native_float(w.dtype(), req.weight_dtype) || req.weight_dtype == DType::kFloat16) {
       throw py::type_error("sample_weight must be a native-byte-order float32 or float64 array");
     }
     if (w.shape(0) != rt) throw py::value_error("sample_weight must have one entry per row");
@@ -223,7 +227,8 @@ PYBIND11_MODULE(_core, m) {
         const auto yp = py::reinterpret_borrow<py::array>(y_pred);
         DType dt, dp;
         if (yt.ndim() < 1 || yt.ndim() > 2 || yp.ndim() < 1 || yp.ndim() > 2 || !native_float(yt.dtype(), dt) ||
-            !native_float(yp.dtype(), dp) || num_threads < 0) {
+            !native_float(yp.dtype(), dp) || num_threads < 0 ||
+            ((dt == DType::kFloat16) != (dp == DType::kFloat16))) {
           return py::none();
         }
         const int64_t rows = yt.shape(0);

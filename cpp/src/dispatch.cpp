@@ -31,14 +31,14 @@ CpuFeatures detect() {
 #ifdef L2LOSS_X86
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
-  const bool fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+  const bool fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, f16c = (c >> 29) & 1;
   if (!osxsave || !avx) return f;
   const uint64_t xcr0 = read_xcr0();
   const bool os_ymm = (xcr0 & 0x6) == 0x6;     // SSE + AVX state saved by the OS
   const bool os_zmm = (xcr0 & 0xE6) == 0xE6;   // + opmask, ZMM_Hi256, Hi16_ZMM
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return f;
   const bool avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1;
-  f.avx2 = avx2 && fma && os_ymm;
+  f.avx2 = avx2 && fma && f16c && os_ymm;
   f.avx512 = f.avx2 && avx512f && os_zmm;
 #endif
   return f;

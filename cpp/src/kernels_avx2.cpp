@@ -23,6 +23,15 @@ struct V {
   static reg fmsub(reg a, reg b, reg c) { return _mm256_fmsub_pd(a, b, c); }
   static reg load(const double* p) { return _mm256_loadu_pd(p); }
   static reg load(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
+  static reg load(const Half* p) {  // F16C: 4 halves -> 4 floats -> 4 doubles, exact
+    return _mm256_cvtps_pd(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
+  static reg gather(const Half* p, int64_t s) {
+    const char* c = reinterpret_cast<const char*>(p);
+    uint16_t h[4];
+    for (int l = 0; l < 4; ++l) __builtin_memcpy(&h[l], c + l * s, 2);
+    return load(reinterpret_cast<const Half*>(h));
+  }
   static __m256i offsets(int64_t s) { return _mm256_setr_epi64x(0, s, 2 * s, 3 * s); }
   static reg gather(const double* p, int64_t s) { return _mm256_i64gather_pd(p, offsets(s), 1); }
   static reg gather(const float* p, int64_t s) { return _mm256_cvtps_pd(_mm256_i64gather_ps(p, offsets(s), 1)); }

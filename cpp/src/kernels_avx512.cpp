@@ -23,6 +23,15 @@ struct V {
   static reg fmsub(reg a, reg b, reg c) { return _mm512_fmsub_pd(a, b, c); }
   static reg load(const double* p) { return _mm512_loadu_pd(p); }
   static reg load(const float* p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
+  static reg load(const Half* p) {  // F16C: 8 halves -> 8 floats -> 8 doubles, exact
+    return _mm512_cvtps_pd(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+  }
+  static reg gather(const Half* p, int64_t s) {
+    const char* c = reinterpret_cast<const char*>(p);
+    uint16_t h[8];
+    for (int l = 0; l < 8; ++l) __builtin_memcpy(&h[l], c + l * s, 2);
+    return load(reinterpret_cast<const Half*>(h));
+  }
   static __m512i offsets(int64_t s) { return _mm512_setr_epi64(0, s, 2 * s, 3 * s, 4 * s, 5 * s, 6 * s, 7 * s); }
   static reg gather(const double* p, int64_t s) { return _mm512_i64gather_pd(offsets(s), p, 1); }
   static reg gather(const float* p, int64_t s) { return _mm512_cvtps_pd(_mm512_i64gather_ps(offsets(s), p, 1)); }

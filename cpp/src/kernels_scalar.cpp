@@ -9,6 +9,10 @@
 namespace l2loss::scalar {
 namespace {
 
+double to_double(double v);
+double to_double(float v);
+double to_double(Half v);
+
 struct V {
   struct reg {
     double v[4];
@@ -43,7 +47,7 @@ struct V {
   }
   template <class T>
   static reg load(const T* p) {
-    return reg{{double(p[0]), double(p[1]), double(p[2]), double(p[3])}};
+    return reg{{to_double(p[0]), to_double(p[1]), to_double(p[2]), to_double(p[3])}};
   }
   template <class T>
   static reg gather(const T* p, int64_t stride_bytes) {
@@ -52,7 +56,7 @@ struct V {
     for (int l = 0; l < 4; ++l) {
       T x;
       __builtin_memcpy(&x, c + l * stride_bytes, sizeof x);
-      r.v[l] = double(x);
+      r.v[l] = to_double(x);
     }
     return r;
   }
@@ -124,6 +128,7 @@ CarefulKernel careful_weight(DType w) {
 }
 
 CarefulKernel pick_careful(const KernelConfig& cfg) {
+  if (cfg.y_true_dtype == DType::kFloat16) return careful_weight<Half, Half>(cfg.weight_dtype);
   const bool yf = cfg.y_true_dtype == DType::kFloat32;
   const bool pf = cfg.y_pred_dtype == DType::kFloat32;
   if (yf && pf) return careful_weight<float, float>(cfg.weight_dtype);

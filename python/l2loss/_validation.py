@@ -232,9 +232,13 @@ def _to_array(x: Any, dtype: np.dtype | None) -> np.ndarray:
     return arr.astype(dtype)
 
 
+_KERNEL_FLOATS = (*_NATIVE_FLOATS, np.dtype(np.float16))
+
+
 def _for_kernel(arr: np.ndarray) -> np.ndarray:
-    """float16 and non-native byte order are read through a (documented) copy."""
-    if arr.dtype in _NATIVE_FLOATS and arr.dtype.isnative:
+    """float16/32/64 in native byte order are read in place; anything else through a
+    (documented) copy. (A float16 operand paired with a wider one is widened later.)"""
+    if arr.dtype in _KERNEL_FLOATS and arr.dtype.isnative:
         return arr
     if arr.dtype.kind == "f" and arr.dtype.itemsize <= 4:
         return arr.astype(np.float32)
@@ -329,7 +333,10 @@ def check_reg_targets(
         weights = _for_kernel(w)
         checked.append(_Checked(weights, w_dtype, "sample_weight"))
 
-    yt, yp = (a.reshape(-1, 1) if a.ndim == 1 else a for a in (checked[0].kernel, checked[1].kernel))
+    kt, kp = checked[0].kernel, checked[1].kernel
+    if (kt.dtype == np.float16) != (kp.dtype == np.float16):  # the kernels read float16 in pairs
+        kt, kp = (k.astype(np.float32) if k.dtype == np.float16 else k for k in (kt, kp))
+    yt, yp = (a.reshape(-1, 1) if a.ndim == 1 else a for a in (kt, kp))
 
     def fail_late(exc: Exception) -> Exception:
         # These come after sample_weight's checks in sklearn: weights must be clean first.

@@ -12,7 +12,13 @@
 
 namespace l2loss {
 
-enum class DType : uint8_t { kNone = 0, kFloat32 = 1, kFloat64 = 2 };
+enum class DType : uint8_t { kNone = 0, kFloat32 = 1, kFloat64 = 2, kFloat16 = 3 };
+
+// IEEE binary16 storage (converted to double in the kernels: F16C on x86, bit
+// manipulation in the portable path; the conversion is exact either way).
+struct Half {
+  uint16_t bits;
+};
 
 // Which sums a pass computes. d = y_pred - y_true, computed in double; w = 1 when no
 // weights are given. Every sum is exact (superaccumulator); the terms are defined below
