@@ -92,7 +92,8 @@ def _check_log1p_domain(t: Targets, metric_name: str) -> None:
 def aggregate(values: np.ndarray, multioutput: Any, dtype: np.dtype) -> Any:
     """Combine per-output values like sklearn's ``_average``, but correctly rounded."""
     if isinstance(multioutput, str) and multioutput == "raw_values":
-        return values.astype(dtype, copy=False)
+        with np.errstate(over="ignore"):  # float16 raw values may overflow to inf, as sklearn's do
+            return values.astype(dtype, copy=False)
     weights = None if isinstance(multioutput, str) or multioutput is None else multioutput
     return _core.exact_weighted_average(values, weights)
 
