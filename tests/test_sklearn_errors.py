@@ -127,6 +127,14 @@ Y4T, Y4P = [1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 3.0, 6.0]
 Y2T, Y2P = [[1.0, 2.0], [2.0, 3.0], [4.0, 1.0]], [[1.0, 3.0], [2.0, 2.0], [3.0, 3.0]]
 
 
+def _matrices(*rows: Any) -> list[Any]:
+    """np.matrix objects, made without its PendingDeprecationWarning (which numpy shows once
+    per location, so whether it trips filterwarnings=error would depend on test order)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        return [np.matrix(r) for r in rows]
+
+
 def _c(*args: Any, **kwargs: Any) -> Callable[[], tuple[tuple, dict]]:
     return lambda: (args, kwargs)
 
@@ -215,7 +223,7 @@ CASES: list[tuple[str, tuple[str, ...], Callable[[], tuple[tuple, dict]]]] = [
     ("zero_d_pred", ALL, _c([1.0], np.array(1.0))),
     ("zero_d_weight", WEIGHTED, _c([1.0, 2.0], [1.0, 3.0], sample_weight=np.array(2.0))),
     ("ragged", ALL, _c([[1, 2], [3]], [[1, 2], [3, 4]])),
-    ("matrix", ALL, _c(np.matrix([[1.0], [2.0]]), np.matrix([[1.0], [3.0]]))),
+    ("matrix", ALL, _c(*_matrices([[1.0], [2.0]], [[1.0], [3.0]]))),
     # ---- §1.1 parameter types (InvalidParameterError) ----------------------------------------
     ("scalar_true", ALL, _c(1.0, 2.0)),
     ("scalar_pred", ALL, _c([1.0], 1.0)),

@@ -152,6 +152,7 @@ PYBIND11_MODULE(_core, m) {
   m.attr("SUM_Y") = static_cast<uint32_t>(kSumY);
   m.attr("SUM_Y2") = static_cast<uint32_t>(kSumY2);
   m.attr("MAX_ABS") = static_cast<uint32_t>(kMaxAbs);
+  m.attr("SUM_SQ_EXACT") = static_cast<uint32_t>(kSumSqExact);
   m.attr("ACC_SQ") = static_cast<int>(kAccSq);
   m.attr("ACC_ABS") = static_cast<int>(kAccAbs);
   m.attr("ACC_DIFF") = static_cast<int>(kAccDiff);
@@ -172,6 +173,8 @@ PYBIND11_MODULE(_core, m) {
       .def("weight_sum_is_zero", &weight_total_is_zero)
       .def("mean", [](const ReduceResult& r, int acc) { return per_column(r, &column_mean, acc); }, py::arg("acc"))
       .def("total", [](const ReduceResult& r, int acc) { return per_column(r, &column_total, acc); }, py::arg("acc"))
+      .def("root_mean", [](const ReduceResult& r, int acc) { return per_column(r, &column_root_mean, acc); },
+           py::arg("acc"), "Correctly rounded sqrt of each column's exact mean.")
       .def("grand_total", [](const ReduceResult& r, int acc) { return grand_total(r, acc); }, py::arg("acc"))
       .def("grand_mean", [](const ReduceResult& r, int acc) { return grand_mean(r, acc); }, py::arg("acc"))
       .def("max_abs",

@@ -30,6 +30,7 @@ constexpr int64_t kMinWorkPerThread = 1 << 13;
 
 // Relative cost per element of a pass: the all-sums profile does ~4x the arithmetic.
 int64_t work_per_element(uint32_t sums) {
+  if (sums & kSumSqExact) return 2;
   const uint32_t light = kSumSq | kSumAbs | kMaxAbs;
   return (sums & ~light) || __builtin_popcount(sums) > 1 ? 4 : 1;
 }
@@ -81,6 +82,7 @@ KernelConfig make_config(const ReduceRequest& req, bool first_column) {
   cfg.log1p = req.log1p;
   cfg.grad_dtype = req.grad.data ? req.grad.dtype : DType::kNone;
   cfg.grad_scale = req.grad_scale;
+  cfg.exact = (req.sums & kSumSqExact) != 0;
   return cfg;
 }
 
@@ -113,6 +115,9 @@ void validate(const ReduceRequest& req) {
   }
   if (req.n_rows > 0 && (!req.y_true.data || !req.y_pred.data)) {
     throw std::invalid_argument("l2loss: null operand");
+  }
+  if ((req.sums & kSumSqExact) && (req.sums != kSumSqExact || req.log1p)) {
+    throw std::invalid_argument("l2loss: an exact pass computes the exact squared-error sum only");
   }
   if (req.grad.data && (!is_float(req.grad.dtype) || req.sums != kSumSq || req.log1p)) {
     throw std::invalid_argument("l2loss: a gradient pass computes the squared-error sum only");

@@ -1,6 +1,7 @@
 // Finalisers: exact sums -> correctly rounded metric values (means, R^2 and explained
 // variance pieces, exact weighted averages across outputs).
 #include <cmath>
+#include <cstring>
 #include <initializer_list>
 #include <limits>
 #include <stdexcept>
@@ -46,7 +47,22 @@ uint8_t flags_of(const ColumnSums& c, std::initializer_list<int> accs) {
 // A "quantity" is what an accumulator index stands for in the public API: the exact
 // sum for diff, y and y^2 (hi + remainders); for squares and absolute values it is the
 // sum of the rounded terms (the MSE/MAE contract), so the index alone.
+// exact=True: every order and every scaled accumulator of the exact squares.
+ExactNumber exact_squares(const ReduceResult& r, int64_t col) {
+  ExactNumber total;
+  for (int k : {kAccSq, kAccSqLo, kAccSqLo2, kAccSqLo3}) total = total + column_exact(r, k, col);
+  const struct {
+    int acc;
+    int m;
+  } scaled[] = {{kAccScaledM2, -2}, {kAccScaledM1, -1}, {kAccScaledP1, 1}, {kAccScaledP2, 2}};
+  for (const auto& sc : scaled) {
+    total = total + column_exact(r, sc.acc, col).scaled(kScaleStep * sc.m);
+  }
+  return total;
+}
+
 ExactNumber quantity_exact(const ReduceResult& r, int acc, int64_t col) {
+  if (acc == kAccSq && (r.sums & kSumSqExact)) return exact_squares(r, col);
   switch (acc) {
     case kAccDiff: return exact_diff(r, col);
     case kAccY: return exact_y(r, col);
@@ -56,6 +72,10 @@ ExactNumber quantity_exact(const ReduceResult& r, int acc, int64_t col) {
 }
 uint8_t quantity_flags(const ReduceResult& r, int acc, int64_t col) {
   const ColumnSums& c = r.columns.at(static_cast<size_t>(col));
+  if (acc == kAccSq && (r.sums & kSumSqExact)) {
+    return flags_of(c, {kAccSq, kAccSqLo, kAccSqLo2, kAccSqLo3, kAccScaledM2, kAccScaledM1, kAccScaledP1,
+                        kAccScaledP2});
+  }
   switch (acc) {
     case kAccDiff: return flags_of(c, {kAccDiff, kAccDiffLo});
     case kAccY: return flags_of(c, {kAccY, kAccYLo});
@@ -129,6 +149,43 @@ double grand_mean(const ReduceResult& r, int acc) {
     return denom.is_negative() ? -v : v;
   }
   return divide(total, denom);
+}
+
+double column_root_mean(const ReduceResult& r, int acc, int64_t col) {
+  const double mean = column_mean(r, acc, col);
+  if (!std::isfinite(mean) || mean <= 0.0 || quantity_flags(r, acc, col)) return std::sqrt(mean);
+  // sqrt(fl(Q)) can be one ulp away from the correctly rounded sqrt(Q), Q = S / W. Compare
+  // Q with the squared rounding midpoints exactly and step until x is the nearest double
+  // (ties to even).
+  const ExactNumber s = quantity_exact(r, acc, col);
+  const ExactNumber w = weight_total(r);
+  // sign of Q - m^2 for the midpoint m = (a + b) / 2 of two adjacent doubles. m needs 54
+  // bits, so it is formed exactly, never as a double.
+  auto compare = [&](double a, double b) {
+    const ExactNumber mm = (ExactNumber::from_double(a) + ExactNumber::from_double(b)).scaled(-1);
+    const ExactNumber diff = s - mm * mm * w;
+    if (diff.is_zero()) return 0;
+    return diff.is_negative() != w.is_negative() ? -1 : 1;
+  };
+  auto odd = [](double v) {
+    uint64_t b;
+    std::memcpy(&b, &v, sizeof b);
+    return (b & 1) != 0;
+  };
+  double x = std::sqrt(mean);
+  for (int guard = 0; guard < 4; ++guard) {
+    const double lo = std::nextafter(x, 0.0), hi = std::nextafter(x, std::numeric_limits<double>::infinity());
+    const int c_lo = compare(lo, x);
+    const int c_hi = compare(x, hi);
+    if (c_lo < 0 || (c_lo == 0 && odd(x))) {
+      x = lo;
+    } else if (c_hi > 0 || (c_hi == 0 && odd(x))) {
+      x = hi;
+    } else {
+      break;
+    }
+  }
+  return x;
 }
 
 FractionParts r2_parts(const ReduceResult& r, int64_t col) {

@@ -38,6 +38,11 @@ struct V {
   static void store(double* p, reg a) { _mm256_storeu_pd(p, a); }
   static void store_as(double* p, reg a) { _mm256_storeu_pd(p, a); }
   static void store_as(float* p, reg a) { _mm_storeu_ps(p, _mm256_cvtpd_ps(a)); }
+  static unsigned gt_mask(reg a, reg b) { return static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(a, b, _CMP_GT_OQ))); }
+  static unsigned nonfinite_mask(reg a) {  // |a| > DBL_MAX or NaN
+    const reg m = _mm256_andnot_pd(_mm256_set1_pd(-0.0), a);
+    return static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(m, _mm256_set1_pd(1.7976931348623157e308), _CMP_NLE_UQ)));
+  }
   static unsigned nonzero_mask(reg a) {
     return static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(a, _mm256_setzero_pd(), _CMP_NEQ_UQ)));
   }

@@ -38,6 +38,10 @@ struct V {
   static void store(double* p, reg a) { _mm512_storeu_pd(p, a); }
   static void store_as(double* p, reg a) { _mm512_storeu_pd(p, a); }
   static void store_as(float* p, reg a) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(a)); }
+  static unsigned gt_mask(reg a, reg b) { return static_cast<unsigned>(_mm512_cmp_pd_mask(a, b, _CMP_GT_OQ)); }
+  static unsigned nonfinite_mask(reg a) {  // |a| > DBL_MAX or NaN
+    return static_cast<unsigned>(_mm512_cmp_pd_mask(_mm512_abs_pd(a), _mm512_set1_pd(1.7976931348623157e308), _CMP_NLE_UQ));
+  }
   static unsigned nonzero_mask(reg a) {
     return static_cast<unsigned>(_mm512_cmp_pd_mask(a, _mm512_setzero_pd(), _CMP_NEQ_UQ));
   }

@@ -67,6 +67,16 @@ struct V {
   static void store_as(T* p, reg a) {
     for (int l = 0; l < 4; ++l) p[l] = static_cast<T>(a.v[l]);
   }
+  static unsigned gt_mask(reg a, reg b) {
+    unsigned m = 0;
+    for (int l = 0; l < 4; ++l) m |= unsigned(a.v[l] > b.v[l]) << l;
+    return m;
+  }
+  static unsigned nonfinite_mask(reg a) {
+    unsigned m = 0;
+    for (int l = 0; l < 4; ++l) m |= unsigned(!__builtin_isfinite(a.v[l])) << l;
+    return m;
+  }
   static unsigned nonzero_mask(reg a) {
     unsigned m = 0;
     for (int l = 0; l < 4; ++l) m |= unsigned(a.v[l] != 0.0) << l;
@@ -103,13 +113,19 @@ void careful_t(const ColumnTask& t, const KernelConfig& cfg, CarefulState& st) {
       y = __builtin_log1p(y);
       p = __builtin_log1p(p);
     }
-    row_terms<kW>(sums, y, p, w, sum_w, [&](int k, double x) {
+    auto add = [&](int k, double x) {
       if (__builtin_isfinite(x)) {
         sacc_add(st.acc[k], x);
       } else {
         st.term_flags[k] |= x != x ? kTermNaN : (x > 0 ? kTermPosInf : kTermNegInf);
       }
-    });
+    };
+    if (cfg.exact) {
+      if (sum_w) add(kAccW, w);
+      exact_row<kW>(y, p, w, add);
+    } else {
+      row_terms<kW>(sums, y, p, w, sum_w, add);
+    }
     if (sums & kMaxAbs) {
       const double a = __builtin_fabs(p - y);
       if (a != a || a > st.max_abs) st.max_abs = a;  // NaN sticks: later a > NaN is false

@@ -86,12 +86,14 @@ class RegressionReport:
 @sklearn_binding()
 def regression_report(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
-    num_threads: int | None = None,
+    num_threads: int | None = None, exact: bool = False,
 ) -> RegressionReport:
     """Every squared-error-family metric from one fused, exact pass over the inputs.
 
     scikit-learn reads the data once per metric (more for R^2); this reads it once.
-    Validation and errors are those of :func:`l2loss.mean_squared_error`.
+    Validation and errors are those of :func:`l2loss.mean_squared_error`. With
+    ``exact=True`` the mse and rmse fields are those of ``mean_squared_error(...,
+    exact=True)`` (a second pass sums the exact squares; the other fields are unchanged).
 
     Examples
     --------
@@ -101,19 +103,24 @@ def regression_report(
     (0.375, 0.5, 1.0)
     """
     validate_params("regression_report", y_true, y_pred, sample_weight, multioutput, options=MULTIOUTPUT_OPTIONS)
+    if not isinstance(exact, (bool, np.bool_)):
+        raise TypeError(f"exact must be a bool, got {exact!r}")
     t = check_reg_targets(y_true, y_pred, sample_weight, multioutput)
     r = reduce(t, SUMS_ALL, num_threads)
-    return report_from_state(r, t.multioutput, t.dtype)
+    exact_state = reduce(t, _core.SUM_SQ_EXACT, num_threads) if exact else None
+    return report_from_state(r, t.multioutput, t.dtype, exact_state)
 
 
-def report_from_state(r: Any, multioutput: Any, dtype: np.dtype) -> RegressionReport:
+def report_from_state(r: Any, multioutput: Any, dtype: np.dtype, exact_state: Any = None) -> RegressionReport:
     """Finalise an exact state (one-shot or streamed) into a report.
 
     ``multioutput`` must be validated already; ``dtype`` is sklearn's working dtype,
     which raw values keep. One code path for both uses is what makes a streamed report
-    bitwise equal to the one-shot one.
+    bitwise equal to the one-shot one. ``exact_state`` (an exact=True pass) supplies
+    mse and rmse when given.
     """
-    mse = r.mean(_ACC_SQ)
+    mse = r.mean(_ACC_SQ) if exact_state is None else exact_state.mean(_ACC_SQ)
+    rmse = np.sqrt(mse) if exact_state is None else exact_state.root_mean(_ACC_SQ)
     if r.n_rows < 2:
         r2 = _warn_r2_undefined()
     else:
@@ -124,7 +131,7 @@ def report_from_state(r: Any, multioutput: Any, dtype: np.dtype) -> RegressionRe
     is_raw = isinstance(multioutput, str) and multioutput == "raw_values"
     return RegressionReport(
         mse=aggregate(mse, multioutput, dtype),
-        rmse=aggregate(np.sqrt(mse), multioutput, dtype),
+        rmse=aggregate(rmse, multioutput, dtype),
         mae=aggregate(r.mean(_ACC_ABS), multioutput, dtype),
         r2=r2,
         explained_variance=assemble_fraction(ev_num, ev_den, multioutput, True, dtype),

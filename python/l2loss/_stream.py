@@ -44,6 +44,9 @@ class RegressionAccumulator:
     ----------
     n_outputs : int, optional
         Number of output columns; fixed by the first update when omitted.
+    exact : bool, default False
+        Also keep the exact sum of exact squares, so that ``mse``/``rmse`` are those of
+        ``mean_squared_error(..., exact=True)``. Exact states merge only with exact states.
     num_threads : int, optional
         Threads for each update (default: :func:`l2loss.get_num_threads`).
 
@@ -58,12 +61,16 @@ class RegressionAccumulator:
     True
     """
 
-    def __init__(self, n_outputs: int | None = None, *, num_threads: int | None = None) -> None:
+    def __init__(self, n_outputs: int | None = None, *, exact: bool = False, num_threads: int | None = None) -> None:
         if n_outputs is not None and (
             isinstance(n_outputs, bool) or not isinstance(n_outputs, (int, np.integer)) or n_outputs < 1
         ):
             raise ValueError(f"n_outputs must be a positive integer or None, got {n_outputs!r}")
         threads_arg(num_threads)  # validate early
+        if not isinstance(exact, (bool, np.bool_)):
+            raise TypeError(f"exact must be a bool, got {exact!r}")
+        self._exact = bool(exact)
+        self._exact_state: Any = None
         self._num_threads = num_threads
         self._n_outputs_init = None if n_outputs is None else int(n_outputs)
         self._n_outputs = self._n_outputs_init
@@ -82,12 +89,15 @@ class RegressionAccumulator:
                 f"y_true and y_pred have {t.n_outputs} output(s) but this accumulator has {self._n_outputs}"
             )
         batch = reduce(t, SUMS_ALL, self._num_threads, check_weight_sum=False)
+        exact_batch = reduce(t, _core.SUM_SQ_EXACT, self._num_threads, check_weight_sum=False) if self._exact else None
         nonzero = t.sample_weight is None or not batch.weight_sum_is_zero() or bool(np.any(t.sample_weight != 0))
         # Commit only after everything that can raise has run.
         if self._state is None:
-            self._state = batch
+            self._state, self._exact_state = batch, exact_batch
         else:
             self._state.merge(batch)
+            if exact_batch is not None:
+                self._exact_state.merge(exact_batch)
         self._n_outputs = t.n_outputs
         self._dtype = t.dtype if self._dtype is None else np.result_type(self._dtype, t.dtype)
         self._nonzero_weight_seen = self._nonzero_weight_seen or nonzero
@@ -99,11 +109,18 @@ class RegressionAccumulator:
             raise TypeError(f"can only merge a RegressionAccumulator, got {type(other).__name__}")
         if self._n_outputs is not None and other._n_outputs is not None and self._n_outputs != other._n_outputs:
             raise ValueError(f"cannot merge accumulators with {self._n_outputs} and {other._n_outputs} outputs")
+        if self._exact != other._exact:
+            raise ValueError(
+                "cannot merge an exact=True accumulator with an exact=False one (their square sums differ)"
+            )
         if other._state is not None:
             if self._state is None:
                 self._state = other._state.copy()
+                self._exact_state = None if other._exact_state is None else other._exact_state.copy()
             else:
                 self._state.merge(other._state)
+                if other._exact_state is not None:
+                    self._exact_state.merge(other._exact_state)
         if other._dtype is not None:
             self._dtype = other._dtype if self._dtype is None else np.result_type(self._dtype, other._dtype)
         self._n_outputs = self._n_outputs if self._n_outputs is not None else other._n_outputs
@@ -120,10 +137,14 @@ class RegressionAccumulator:
 
     def reset(self) -> None:
         """Forget all data (the number of outputs given at construction is kept)."""
-        self.__init__(self._n_outputs_init, num_threads=self._num_threads)  # type: ignore[misc]
+        self.__init__(self._n_outputs_init, exact=self._exact, num_threads=self._num_threads)  # type: ignore[misc]
 
     def copy(self) -> RegressionAccumulator:
         return RegressionAccumulator.from_bytes(self.to_bytes(), num_threads=self._num_threads)
+
+    @property
+    def exact(self) -> bool:
+        return self._exact
 
     # ---- reading -----------------------------------------------------------------------
 
@@ -156,7 +177,7 @@ class RegressionAccumulator:
                 raise ValueError("Sample weights must contain at least one non-zero number.")
             raise ZeroDivisionError("Weights sum to zero, can't be normalized")
         assert self._dtype is not None
-        return report_from_state(self._state, mo, self._dtype)
+        return report_from_state(self._state, mo, self._dtype, self._exact_state)
 
     report = compute
 
@@ -174,10 +195,13 @@ class RegressionAccumulator:
 
     def to_bytes(self) -> bytes:
         """A compact, versioned, checksummed encoding (equal states give equal bytes)."""
-        flags = int(self._nonzero_weight_seen) | (int(self._state is not None) << 1)
+        flags = int(self._nonzero_weight_seen) | (int(self._state is not None) << 1) | (int(self._exact) << 2)
         body = _HEADER.pack(_MAGIC, _VERSION, _DTYPE_CODES[self._dtype], flags, self._n_outputs or 0)
         if self._state is not None:
-            body += self._state.to_bytes()
+            main = self._state.to_bytes()
+            body += struct.pack("<Q", len(main)) + main
+            if self._exact_state is not None:
+                body += self._exact_state.to_bytes()
         return body + struct.pack("<I", zlib.crc32(body))
 
     @classmethod
@@ -194,16 +218,29 @@ class RegressionAccumulator:
         _, version, dtype_code, flags, n_outputs = _HEADER.unpack(body[: _HEADER.size])
         if version != _VERSION:
             raise ValueError(f"unsupported RegressionAccumulator format version {version}")
-        if dtype_code not in _DTYPES or flags & ~3:
+        if dtype_code not in _DTYPES or flags & ~7:
             raise ValueError("corrupted RegressionAccumulator bytes (bad header)")
-        acc = cls(n_outputs or None, num_threads=num_threads)
+        exact = bool(flags & 4)
+        acc = cls(n_outputs or None, exact=exact, num_threads=num_threads)
         acc._dtype = _DTYPES[dtype_code]
         acc._nonzero_weight_seen = bool(flags & 1)
         if flags & 2:
-            state = _core.Reduction.from_bytes(body[_HEADER.size :])
+            rest = body[_HEADER.size :]
+            if len(rest) < 8:
+                raise ValueError("corrupted RegressionAccumulator bytes (truncated)")
+            (size,) = struct.unpack("<Q", rest[:8])
+            main, tail = rest[8 : 8 + size], rest[8 + size :]
+            state = _core.Reduction.from_bytes(main)
             if state.sums != SUMS_ALL or state.n_cols != (n_outputs or -1) or acc._dtype is None:
                 raise ValueError("corrupted RegressionAccumulator bytes (state does not match header)")
             acc._state = state
+            if exact:
+                exact_state = _core.Reduction.from_bytes(tail)
+                if exact_state.sums != _core.SUM_SQ_EXACT or exact_state.n_cols != state.n_cols:
+                    raise ValueError("corrupted RegressionAccumulator bytes (exact state does not match)")
+                acc._exact_state = exact_state
+            elif tail:
+                raise ValueError("corrupted RegressionAccumulator bytes (trailing data)")
         elif len(body) != _HEADER.size:
             raise ValueError("corrupted RegressionAccumulator bytes (trailing data)")
         return acc

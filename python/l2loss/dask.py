@@ -141,6 +141,7 @@ class _Plan:
     force_finite: bool
     num_threads: int
     lengths_known: bool  # False: block lengths are only known at compute time
+    true_columns: tuple[int, ...]  # y_true.shape[1:] (for a message)
 
     @property
     def weighted(self) -> bool:
@@ -154,7 +155,7 @@ class _Partial(NamedTuple):
     """The exact summary of some rows: what travels between workers."""
 
     state: bytes | None  # _core.Reduction.to_bytes() of the rows, None when there are none
-    rows: tuple[int, int, int]  # rows of y_true, y_pred, sample_weight seen (checks unknown chunk sizes)
+    rows: tuple[int, ...]  # rows of y_true, y_pred[, sample_weight] seen (checks unknown chunk sizes)
     nonfinite: int  # bit 2*i: input i has a NaN, bit 2*i+1: an infinity (after conversion)
     nonzero_weight: bool  # some weight is non-zero (or there are no weights)
     misaligned: bool  # a block pair of unequal lengths (only possible with unknown chunk sizes)
@@ -181,18 +182,18 @@ def _box(part: _Partial, keepdims: bool) -> np.ndarray:
 
 def _block_partial(*blocks: np.ndarray, plan: _Plan) -> np.ndarray:
     """One row block (y_true, y_pred[, sample_weight]) -> a boxed :class:`_Partial`."""
-    rows = tuple(int(b.shape[0]) for b in blocks) + (0,) * (3 - len(blocks))
-    if len(set(rows[: len(blocks)])) > 1:
-        return _box(_Partial(None, rows, 0, False, True), True)  # type: ignore[arg-type]
+    rows = tuple(int(b.shape[0]) for b in blocks)
+    if len(set(rows)) > 1:
+        return _box(_Partial(None, rows, 0, False, True), True)
     arrays = [_kernel_block(b, dtype) for b, dtype in zip(blocks, plan.conversions)]
     if rows[0] == 0:
-        return _box(_Partial(None, rows, 0, False, False), True)  # type: ignore[arg-type]
+        return _box(_Partial(None, rows, 0, False, False), True)
     y_true, y_pred = (a.reshape(-1, 1) if a.ndim == 1 else a for a in arrays[:2])
     weights = arrays[2] if plan.weighted else None
     r = _core.reduce(y_true, y_pred, weights, sums=plan.metric.sums, num_threads=plan.num_threads)
     nonfinite = _nonfinite_bits(arrays) if r.careful else 0  # rare path: locate like the in-memory code
     nonzero = weights is None or not r.weight_sum_is_zero() or bool(np.any(weights != 0))
-    return _box(_Partial(r.to_bytes(), rows, nonfinite, nonzero, False), True)  # type: ignore[arg-type]
+    return _box(_Partial(r.to_bytes(), rows, nonfinite, nonzero, False), True)
 
 
 def _flatten(blocks: Any) -> Iterator[_Partial]:
@@ -208,7 +209,7 @@ def _flatten(blocks: Any) -> Iterator[_Partial]:
 def _merge(parts: Iterator[_Partial]) -> _Partial:
     """Exact merge (integer addition): any grouping and order give the same state."""
     state = None
-    rows = [0, 0, 0]
+    rows: tuple[int, ...] = ()
     nonfinite, nonzero, misaligned = 0, False, False
     for p in parts:
         if p.state is not None:
@@ -217,11 +218,11 @@ def _merge(parts: Iterator[_Partial]) -> _Partial:
                 state = r
             else:
                 state.merge(r)
-        rows = [a + b for a, b in zip(rows, p.rows)]
+        rows = tuple(a + b for a, b in zip(rows, p.rows)) if rows else p.rows
         nonfinite |= p.nonfinite
         nonzero = nonzero or p.nonzero_weight
         misaligned = misaligned or p.misaligned
-    return _Partial(None if state is None else state.to_bytes(), tuple(rows), nonfinite, nonzero, misaligned)  # type: ignore[arg-type]
+    return _Partial(None if state is None else state.to_bytes(), rows, nonfinite, nonzero, misaligned)
 
 
 def _keep(x: np.ndarray, axis: Any = None, keepdims: bool = True) -> np.ndarray:
@@ -244,7 +245,7 @@ def _finalize(plan: _Plan, block: Any) -> Any:
     """Merged state -> the metric, with the in-memory function's late checks in its order."""
     p = next(_flatten(block))
     if not plan.lengths_known:
-        lengths = list(p.rows[: len(plan.conversions)])
+        lengths = list(p.rows)
         if len(set(lengths)) > 1:
             raise ValueError(f"Found input variables with inconsistent numbers of samples: {lengths}")
         if p.misaligned:
@@ -254,10 +255,13 @@ def _finalize(plan: _Plan, block: Any) -> Any:
                 "dataframes alike) first"
             )
         if lengths[0] == 0:
-            raise ValueError("Found array with 0 sample(s) (shape=(0,)) while a minimum of 1 is required.")
+            shape = (0, *plan.true_columns)
+            raise ValueError(f"Found array with 0 sample(s) (shape={shape}) while a minimum of 1 is "
+                             "required.")
     _raise_nonfinite(p.nonfinite, plan.messages)
     if plan.weighted and not p.nonzero_weight:
         raise ValueError(_ALL_ZERO_WEIGHTS)
+    assert p.state is not None  # no rows: rejected from the shapes, or above
     r = _core.Reduction.from_bytes(p.state)
     if plan.metric.undefined_below_two and r.n_rows < 2:
         return _warn_r2_undefined()
@@ -290,9 +294,9 @@ def _finish_report(r: Any, plan: _Plan) -> RegressionReport:
 # ---- intake: sklearn's checks on metadata ---------------------------------------------------
 
 
-def _as_dask_array(x: Any, like: da.Array | None) -> da.Array | None:
+def _as_dask_array(x: Any, like: da.Array | None) -> da.Array:
     """A dask array for any accepted input; NumPy-likes are chunked like ``like`` when possible."""
-    if x is None or isinstance(x, da.Array):
+    if isinstance(x, da.Array):
         return x
     if dask.is_dask_collection(x):
         if hasattr(x, "to_dask_array"):  # dask DataFrame / Series: partitions become row blocks
@@ -315,63 +319,82 @@ def _chunk_identity(block: np.ndarray) -> np.ndarray:
 def _with_chunk_sizes(x: da.Array) -> da.Array:
     if not _unknown_rows(x):
         return x
-    x = x.map_blocks(_chunk_identity, dtype=x.dtype)  # compute_chunk_sizes works in place: not on the caller's array
-    return x.compute_chunk_sizes()
+    # compute_chunk_sizes() works in place: give it a new array, not the caller's.
+    return da.map_blocks(_chunk_identity, x, dtype=x.dtype).compute_chunk_sizes()
+
+
+def _dask_inputs(y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[list[da.Array], bool]:
+    """Dask arrays for the inputs, row blocks pairable; and whether their lengths are known.
+
+    sklearn's length check (its first check on the data) is done here when lengths are known.
+    """
+    inputs = [x for x in (y_true, y_pred, sample_weight) if x is not None]
+    collections = [_as_dask_array(x, None) if dask.is_dask_collection(x) else None for x in inputs]
+    reference = next((x for x in collections if x is not None and x.ndim and not _unknown_rows(x)), None)
+    arrays = [c if c is not None else _as_dask_array(x, reference) for x, c in zip(inputs, collections)]
+    for x in arrays:
+        if x.ndim == 0:
+            num_samples(x)  # sklearn's TypeError for scalars
+    if any(map(_unknown_rows, arrays)) and len({x.numblocks[0] for x in arrays}) > 1:
+        arrays = [_with_chunk_sizes(x) for x in arrays]  # blocks cannot be paired: learn their sizes
+    lengths_known = not any(map(_unknown_rows, arrays))
+    if lengths_known:
+        lengths = [int(x.shape[0]) for x in arrays]
+        if len(set(lengths)) > 1:
+            raise ValueError(f"Found input variables with inconsistent numbers of samples: {lengths}")
+    return arrays, lengths_known
+
+
+class _Checked(NamedTuple):
+    array: da.Array
+    conversion: np.dtype | None  # what its blocks are converted to (None: max_error's "numeric")
+    name: str  # in error messages ("sample_weight" or "")
+    message_dtype: np.dtype
+
+
+def _fail(checked: list[_Checked], exc: Exception, late: bool = False) -> Exception:
+    """``check_reg_targets``' ``fail``/``fail_late``: a NaN/inf in an input checked earlier (and,
+    if ``late``, all-zero weights) is reported first. Scans the data: only on the error path."""
+    converted = [
+        da.map_blocks(_kernel_block, c.array, c.conversion, meta=np.empty((0,) * c.array.ndim, np.float64))
+        for c in checked
+    ]
+    scans = [s for x in converted for s in (da.isnan(x).any(), da.isinf(x).any())]
+    weights = converted[2] if late and len(converted) == 3 else None
+    if weights is not None:
+        scans.append((weights != 0).any())
+    found = dask.compute(*scans)
+    bits = sum(int(bool(f)) << i for i, f in enumerate(found[: 2 * len(checked)]))
+    _raise_nonfinite(bits, [(c.name, c.message_dtype) for c in checked])
+    if weights is not None and not found[-1]:
+        return ValueError(_ALL_ZERO_WEIGHTS)
+    return exc
 
 
 def _prepare(
     metric: _Metric, y_true: Any, y_pred: Any, sample_weight: Any, multioutput: Any, force_finite: Any,
     num_threads: Any,
 ) -> tuple[_Plan, list[da.Array]]:
-    """sklearn's validation order (see ``_validation.check_reg_targets``), on shapes and dtypes."""
+    """sklearn's checks in sklearn's order (as ``_validation.check_reg_targets``), on metadata."""
     validate_params(
         metric.name, y_true, y_pred, sample_weight, multioutput, options=metric.options,
         allow_none_multioutput=metric.allow_none_multioutput, force_finite=force_finite,
     )
-    # Dtypes vote on the original objects, like in memory (a DataFrame has no .dtype: no vote).
+    # Dtypes vote on the original objects, as in memory (a DataFrame has no .dtype: no vote).
     dtype = None if metric.numeric else working_dtype(y_true, y_pred, sample_weight)
-    inputs = [x for x in (y_true, y_pred, sample_weight) if x is not None]
-    collections = [_as_dask_array(x, None) if dask.is_dask_collection(x) else None for x in inputs]
-    reference = next((x for x in collections if x is not None and x.ndim and not _unknown_rows(x)), None)
-    arrays = [c if c is not None else _as_dask_array(x, reference) for x, c in zip(inputs, collections)]
-
-    for x in arrays:
-        if x.ndim == 0:
-            num_samples(x)  # sklearn's TypeError for scalars
-    if any(map(_unknown_rows, arrays)) and len({x.numblocks[0] for x in arrays}) > 1:
-        arrays = [_with_chunk_sizes(x) for x in arrays]  # cannot pair the blocks: learn their sizes
-    lengths_known = not any(map(_unknown_rows, arrays))
-    if lengths_known:
-        lengths = [int(x.shape[0]) for x in arrays]
-        if len(set(lengths)) > 1:
-            raise ValueError(f"Found input variables with inconsistent numbers of samples: {lengths}")
-
-    checked: list[tuple[da.Array, np.dtype | None, str, np.dtype]] = []
-
-    def fail(exc: Exception, late: bool = False) -> Exception:
-        """sklearn reports a NaN in an input checked earlier (and all-zero weights, if late) first."""
-        converted = [x.map_blocks(_kernel_block, conv, meta=np.empty((0,) * x.ndim, np.float64))
-                     for x, conv, _, _ in checked]
-        scans = [s for c in converted for s in (da.isnan(c).any(), da.isinf(c).any())]
-        weights = converted[2] if late and len(converted) == 3 else None
-        if weights is not None:
-            scans.append((weights != 0).any())
-        found = dask.compute(*scans)
-        _raise_nonfinite(sum(int(bool(f)) << i for i, f in enumerate(found[: 2 * len(checked)])),
-                         [(name, msg) for _, _, name, msg in checked])
-        if weights is not None and not found[-1]:
-            return ValueError(_ALL_ZERO_WEIGHTS)
-        return exc
-
+    arrays, lengths_known = _dask_inputs(y_true, y_pred, sample_weight)
+    checked: list[_Checked] = []
+    fail = functools.partial(_fail, checked)
     for x in arrays[:2]:
         if x.ndim >= 3:
             raise fail(ValueError(f"Found array with dim {x.ndim}, while dim <= 2 is required."))
-        msg_dtype = dtype if dtype is not None else (x.dtype if x.dtype.kind == "f" else np.dtype(np.float64))
-        checked.append((x, dtype, "", msg_dtype))
+        numeric_dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+        checked.append(_Checked(x, dtype, "", dtype if dtype is not None else numeric_dtype))
+        minimum = "while a minimum of 1 is required."
         if x.shape[0] == 0:
-            raise fail(ValueError(f"Found array with 0 sample(s) (shape={x.shape}) while a minimum of 1 is required."))
+            raise fail(ValueError(f"Found array with 0 sample(s) (shape={x.shape}) {minimum}"))
         if x.ndim == 2 and x.shape[1] < 1:
-            raise fail(ValueError(f"Found array with 0 feature(s) (shape={x.shape}) while a minimum of 1 is required."))
+            raise fail(ValueError(f"Found array with 0 feature(s) (shape={x.shape}) {minimum}"))
     w_dtype = dtype if dtype is not None and dtype.itemsize >= 4 else np.dtype(np.float64)
     if len(arrays) == 3:
         if arrays[2].ndim != 1:
@@ -379,30 +402,32 @@ def _prepare(
                 f"Sample weights must be 1D array or scalar, got {arrays[2].ndim}D array. "
                 f"Expected either a scalar value or a 1D array of length {arrays[0].shape[0]}."
             ))
-        checked.append((arrays[2], w_dtype, "sample_weight", w_dtype))
+        checked.append(_Checked(arrays[2], w_dtype, "sample_weight", w_dtype))
     n_true, n_pred = (x.shape[1] if x.ndim == 2 else 1 for x in arrays[:2])
     if n_true != n_pred:
-        raise fail(ValueError(f"y_true and y_pred have different number of output ({n_true}!={n_pred})"), True)
-    mo = check_multioutput(multioutput, n_true, lambda exc: fail(exc, True))
+        raise fail(ValueError(f"y_true and y_pred have different number of output ({n_true}!={n_pred})"),
+                   late=True)
+    mo = check_multioutput(multioutput, n_true, functools.partial(fail, late=True))
     if metric.numeric and n_true > 1:
         raise fail(ValueError("Multioutput not supported in max_error"))
     threads = DEFAULT_NUM_THREADS if num_threads is None else threads_arg(num_threads)
 
     if metric.numeric:  # max_error rounds like sklearn's subtraction in the inputs' dtype
-        out_dtype = np.result_type(checked[0][3], checked[1][3])
+        out_dtype = np.result_type(checked[0].message_dtype, checked[1].message_dtype)
     else:
         out_dtype = dtype if dtype is not None else np.dtype(np.float64)
         if len(arrays) == 3:
             out_dtype = np.result_type(out_dtype, w_dtype)
     plan = _Plan(
         metric=metric,
-        conversions=tuple(conv for _, conv, _, _ in checked),
-        messages=tuple((name, msg) for _, _, name, msg in checked),
+        conversions=tuple(c.conversion for c in checked),
+        messages=tuple((c.name, c.message_dtype) for c in checked),
         out_dtype=out_dtype,
         multioutput=mo,
         force_finite=bool(force_finite),
         num_threads=threads,
         lengths_known=lengths_known,
+        true_columns=tuple(arrays[0].shape[1:]),
     )
     # A 2-D array chunked along columns is rechunked to whole rows (the kernel needs whole rows).
     arrays = [x.rechunk({1: -1}) if x.ndim == 2 and x.numblocks[1] > 1 else x for x in arrays]
@@ -441,8 +466,9 @@ def _lazy_state(plan: _Plan, arrays: list[da.Array], split_every: Any) -> Any:
 
 
 def _evaluate(
-    metric: _Metric, y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
-    force_finite: Any = True, num_threads: int | None, split_every: int | None, compute: bool,
+    metric: _Metric, y_true: Any, y_pred: Any, *, sample_weight: Any = None,
+    multioutput: Any = "uniform_average", force_finite: Any = True, num_threads: int | None,
+    split_every: int | None, compute: bool,
 ) -> Any:
     """The one implementation behind the seven public functions."""
     options: dict[str, Any] = {}
@@ -497,8 +523,10 @@ _WEIGHTS = """
     multioutput : {{{options}}} or array-like of shape (n_outputs,), default 'uniform_average'"""
 
 
-def _document(summary: str, returns: str, example: str, *, weights: str | None = "'raw_values', 'uniform_average'",
-              extra: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _document(
+    summary: str, returns: str, example: str, *, weights: str | None = "'raw_values', 'uniform_average'",
+    extra: str = "",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Numpydoc docstrings from one template (the seven functions differ in three lines)."""
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -532,7 +560,7 @@ _MAX = _Metric("max_error", _max_error, _core.MAX_ABS, _finish_max_error, option
 _REPORT = _Metric("regression_report", _regression_report, SUMS_ALL, _finish_report)
 
 
-@_document("Mean squared error of Dask inputs, exact and reproducible (see :func:`l2loss.mean_squared_error`).",
+@_document("Mean squared error of Dask inputs, exact (see :func:`l2loss.mean_squared_error`).",
            "float or ndarray of shape (n_outputs,)",
            "l2loss.dask.mean_squared_error(dy, dp) == l2loss.mean_squared_error(y, p)\n    True")
 @sklearn_binding()
@@ -570,7 +598,8 @@ def mean_absolute_error(
 
 @_document("R^2 of Dask inputs, exact denominator (see :func:`l2loss.r2_score`).",
            "float or ndarray of shape (n_outputs,)",
-           "l2loss.dask.r2_score(dy, dp, multioutput='variance_weighted') == l2loss.r2_score(y, p, multioutput='variance_weighted')\n    True",
+           "mo = 'variance_weighted'; l2loss.dask.r2_score(dy, dp, multioutput=mo) == "
+           "l2loss.r2_score(y, p, multioutput=mo)\n    True",
            weights="'raw_values', 'uniform_average', 'variance_weighted'", extra=_FORCE_FINITE)
 @sklearn_binding()
 def r2_score(

@@ -84,6 +84,8 @@ bool weight_total_is_zero(const ReduceResult& r);
 double column_total(const ReduceResult& r, int acc, int64_t col);
 // Correctly rounded (sum of acc) / W. Non-finite terms give +-inf / NaN like IEEE.
 double column_mean(const ReduceResult& r, int acc, int64_t col);
+// Correctly rounded sqrt of the exact mean (RMSE with exact=True).
+double column_root_mean(const ReduceResult& r, int acc, int64_t col);
 // Over all columns: correctly rounded total, and total / (W * n_cols) (the mean over
 // every element, as torch's reduction="mean" defines it).
 double grand_total(const ReduceResult& r, int acc);

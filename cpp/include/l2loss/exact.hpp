@@ -22,6 +22,12 @@ class ExactNumber {
   static ExactNumber from_double(double v);  // v must be finite
 
   bool is_zero() const { return mag_.empty(); }
+  // this * 2^e, exactly.
+  ExactNumber scaled(int64_t e) const {
+    ExactNumber r = *this;
+    if (!r.is_zero()) r.exp2_ += e;
+    return r;
+  }
   bool is_negative() const { return neg_; }
   double to_double() const;  // correctly rounded (ties to even); overflow gives +-inf
 

@@ -31,6 +31,9 @@ enum SumBits : uint32_t {
   kSumY = 1u << 4,     // sum of w*y_true, exactly                     -> R^2 denominator
   kSumY2 = 1u << 5,    // sum of w*y_true^2, exactly                   -> R^2 denominator
   kMaxAbs = 1u << 6,   // max |d|                                      -> max_error
+  // exact=True: the exact squares of the exact differences, sum w*(y_pred - y_true)^2
+  // with no rounding anywhere (TwoSum + FMA TwoProduct terms). Alone in its pass.
+  kSumSqExact = 1u << 7,
 };
 
 // Accumulators. An exact product or square splits into terms of different orders of
@@ -51,8 +54,17 @@ enum AccIndex : int {
   kAccY2Lo,     // second-order remainders of w*y*y
   kAccY2Lo2,    // third-order remainder (weighted only)
   kAccW,        // w
+  kAccSqLo3,    // exact mode: fourth-order remainder of d*d
+  // exact mode: terms beyond the superaccumulator's range, stored scaled by a power of
+  // two (true value = stored * 2^(1200 * m)), so squares of subnormals and of huge
+  // differences stay exact.
+  kAccScaledM2,  // m = -2 (tiny terms)
+  kAccScaledM1,  // m = -1
+  kAccScaledP1,  // m = +1 (huge terms)
+  kAccScaledP2,  // m = +2
   kNumAccs
 };
+constexpr int kScaleStep = 1200;
 
 // Per-lane floating-point expansion storage: up to 2 unrolled vectors of 8 lanes.
 constexpr int kMaxLanes = 16;
@@ -90,6 +102,7 @@ struct KernelConfig {
   bool log1p;          // transform y_true and y_pred with log1p first (MSLE)
   DType grad_dtype;    // kNone, or the dtype of ColumnTask::grad
   double grad_scale;   // grad = grad_scale * fl(w * d), rounded to grad_dtype
+  bool exact;          // kSumSqExact pass
 };
 
 using ColumnKernel = void (*)(const ColumnTask&, const KernelConfig&, ColumnState&);
