@@ -300,14 +300,10 @@ def check_reg_targets(
             arr = _to_array(x, dtype)
         except Exception as exc:
             raise fail(exc) from None
-        if arr.ndim >= 3:
-            raise fail(ValueError(f"Found array with dim {arr.ndim}, while dim <= 2 is required."))
+        _check_dims(arr, fail)
         msg_dtype = arr.dtype if dtype is None else dtype
         checked.append(_Checked(_for_kernel(arr), msg_dtype))
-        if arr.shape[0] < 1:
-            raise fail(
-                ValueError(f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required.")
-            )
+        _check_samples(arr, fail)
         if arr.ndim == 2 and arr.shape[1] < 1:
             raise fail(
                 ValueError(f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
@@ -356,6 +352,16 @@ def check_reg_targets(
     return Targets(yt, yp, weights, mo, out_dtype, checked)
 
 
+def _check_dims(arr: np.ndarray, fail: Any) -> None:
+    if arr.ndim >= 3:
+        raise fail(ValueError(f"Found array with dim {arr.ndim}, while dim <= 2 is required."))
+
+
+def _check_samples(arr: np.ndarray, fail: Any) -> None:
+    if arr.shape[0] < 1:
+        raise fail(ValueError(f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required."))
+
+
 def check_multioutput(multioutput: Any, n_outputs: int, fail: Any = None) -> Any:
     """sklearn's checks of an array-like ``multioutput`` (strings were validated earlier).
 
@@ -368,14 +374,12 @@ def check_multioutput(multioutput: Any, n_outputs: int, fail: Any = None) -> Any
         mo = _to_array(multioutput, None)
     except Exception as exc:
         raise fail(exc) from None
-    if mo.ndim >= 3:
-        raise fail(ValueError(f"Found array with dim {mo.ndim}, while dim <= 2 is required."))
+    _check_dims(mo, fail)
     try:
         assert_all_finite(mo)
     except ValueError as exc:
         raise fail(exc) from None
-    if mo.shape[0] < 1:
-        raise fail(ValueError(f"Found array with 0 sample(s) (shape={mo.shape}) while a minimum of 1 is required."))
+    _check_samples(mo, fail)
     if n_outputs == 1:
         raise fail(ValueError("Custom weights are useful only in multi-output cases."))
     if n_outputs != mo.shape[0]:
