@@ -19,6 +19,7 @@ import numpy as np
 from . import _core
 from ._validation import (
     MULTIOUTPUT_OPTIONS_R2,
+    check_bool,
     Targets,
     check_reg_targets,
     sklearn_binding,
@@ -103,8 +104,7 @@ def _mean_metric(
     num_threads: Any, log1p_error: str | None = None, exact: bool = False,
 ) -> Any:
     validate_params(func, y_true, y_pred, sample_weight, multioutput)
-    if not isinstance(exact, (bool, np.bool_)):
-        raise TypeError(f"exact must be a bool, got {exact!r}")
+    check_bool("exact", exact)
     t = check_reg_targets(y_true, y_pred, sample_weight, multioutput)
     sums = _core.SUM_ABS if acc == _ACC_ABS else (_core.SUM_SQ_EXACT if exact else _core.SUM_SQ)
     r = reduce(t, sums, num_threads, log1p_error=log1p_error)

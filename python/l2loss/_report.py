@@ -16,7 +16,7 @@ from ._metrics import (
     round_max_error,
 )
 from . import _core
-from ._validation import MULTIOUTPUT_OPTIONS, check_reg_targets, sklearn_binding, validate_params
+from ._validation import MULTIOUTPUT_OPTIONS, check_bool, check_reg_targets, sklearn_binding, validate_params
 
 __all__ = ["RegressionReport", "regression_report"]
 
@@ -103,8 +103,7 @@ def regression_report(
     (0.375, 0.5, 1.0)
     """
     validate_params("regression_report", y_true, y_pred, sample_weight, multioutput, options=MULTIOUTPUT_OPTIONS)
-    if not isinstance(exact, (bool, np.bool_)):
-        raise TypeError(f"exact must be a bool, got {exact!r}")
+    check_bool("exact", exact)
     t = check_reg_targets(y_true, y_pred, sample_weight, multioutput)
     r = reduce(t, SUMS_ALL, num_threads)
     exact_state = reduce(t, _core.SUM_SQ_EXACT, num_threads) if exact else None

@@ -21,7 +21,14 @@ import numpy as np
 from . import _core
 from ._metrics import SUMS_ALL, reduce, threads_arg
 from ._report import RegressionReport, report_from_state
-from ._validation import MULTIOUTPUT_OPTIONS, _param_error, check_multioutput, check_reg_targets, validate_params
+from ._validation import (
+    MULTIOUTPUT_OPTIONS,
+    _param_error,
+    check_bool,
+    check_multioutput,
+    check_reg_targets,
+    validate_params,
+)
 
 __all__ = ["RegressionAccumulator"]
 
@@ -67,8 +74,7 @@ class RegressionAccumulator:
         ):
             raise ValueError(f"n_outputs must be a positive integer or None, got {n_outputs!r}")
         threads_arg(num_threads)  # validate early
-        if not isinstance(exact, (bool, np.bool_)):
-            raise TypeError(f"exact must be a bool, got {exact!r}")
+        check_bool("exact", exact)
         self._exact = bool(exact)
         self._exact_state: Any = None
         self._num_threads = num_threads

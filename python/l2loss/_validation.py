@@ -43,8 +43,12 @@ def sklearn_binding(fast: Callable[[Any, Any, int], Any] | None = None) -> Calla
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if fast is not None and len(args) == 2 and (not kwargs or kwargs.keys() == {"num_threads"}):
-                threads = kwargs.get("num_threads") or 0
-                if type(threads) is int and threads >= 0:
+                threads = kwargs.get("num_threads")
+                if threads is None:
+                    threads = 0  # the engine's default
+                elif type(threads) is not int or threads < 1:
+                    threads = -1  # invalid: let the general path raise its error
+                if threads >= 0:
                     value = fast(args[0], args[1], threads)
                     if value is not None:
                         return value
@@ -119,6 +123,13 @@ def validate_params(
         raise _param_error(
             "force_finite", func, "an instance of 'bool' or an instance of 'numpy.bool'", force_finite
         )
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """A keyword that must be a real bool (True/False or numpy.bool_), not a truthy object."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
 
 
 def num_samples(x: Any) -> int:

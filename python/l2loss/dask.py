@@ -3,11 +3,11 @@
 ``l2loss.dask`` has the seven metrics of :mod:`l2loss` that stream -- ``mean_squared_error``,
 ``root_mean_squared_error``, ``mean_absolute_error``, ``r2_score``,
 ``explained_variance_score``, ``max_error`` and ``regression_report`` -- with the
-in-memory signatures plus two keywords, ``split_every`` and ``compute``. They accept
-``dask.array.Array`` (1-D or 2-D, any chunking), dask ``Series`` (``ddf["y"]``) and
-``DataFrame`` (2-D, one output per column), and return **exactly the bits** the in-memory
-function returns on the same data, whatever the chunking, the merge order or the number
-of workers.
+in-memory signatures (``exact=`` included) plus two keywords, ``split_every`` and
+``compute``. They accept ``dask.array.Array`` (1-D or 2-D, any chunking), dask ``Series``
+(``ddf["y"]``) and ``DataFrame`` (2-D, one output per column), and return **exactly the
+bits** the in-memory function returns on the same data, whatever the chunking, the merge
+order or the number of workers.
 
 How: every row block becomes a small exact state (the engine's integer
 superaccumulators, serialised with ``Reduction.to_bytes``: ~100 bytes for MSE, a few
@@ -52,7 +52,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -86,6 +86,7 @@ from ._validation import (
     _for_kernel,
     _to_array,
     assert_all_finite,
+    check_bool,
     check_multioutput,
     num_samples,
     sklearn_binding,
@@ -119,14 +120,16 @@ class _Metric:
 
     name: str
     eager: Callable[..., Any]  # the in-memory function (NumPy inputs go straight to it)
-    sums: int  # the engine sums to accumulate: only what the metric reads (SUM_SQ is ~6x cheaper than all)
-    finish: Callable[[Any, _Plan], Any]  # (merged Reduction, plan) -> result
+    # One engine pass per entry, with only the sums the metric reads (SUM_SQ is ~6x cheaper than all).
+    sums: tuple[int, ...]
+    finish: Callable[[Sequence[Any], _Plan], Any]  # (merged Reductions, one per pass; plan) -> result
     # The very set objects of _validation (their iteration order is in sklearn's messages).
     options: set[str] | None = field(default_factory=lambda: MULTIOUTPUT_OPTIONS)
     allow_none_multioutput: bool = False
     force_finite: bool = False  # takes a force_finite keyword
     numeric: bool = False  # max_error: dtype="numeric" conversions, a single output
     undefined_below_two: bool = False  # r2_score: warn and return nan with fewer than two samples
+    exact: _Metric | None = None  # the exact=True variant (None: no exact keyword)
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,7 @@ class _Plan:
 class _Partial(NamedTuple):
     """The exact summary of some rows: what travels between workers."""
 
-    state: bytes | None  # _core.Reduction.to_bytes() of the rows, None when there are none
+    states: tuple[bytes, ...]  # _core.Reduction.to_bytes() per engine pass; () when there are no rows
     rows: tuple[int, ...]  # rows of y_true, y_pred[, sample_weight] seen (checks unknown chunk sizes)
     nonfinite: int  # bit 2*i: input i has a NaN, bit 2*i+1: an infinity (after conversion)
     nonzero_weight: bool  # some weight is non-zero (or there are no weights)
@@ -184,16 +187,17 @@ def _block_partial(*blocks: np.ndarray, plan: _Plan) -> np.ndarray:
     """One row block (y_true, y_pred[, sample_weight]) -> a boxed :class:`_Partial`."""
     rows = tuple(int(b.shape[0]) for b in blocks)
     if len(set(rows)) > 1:
-        return _box(_Partial(None, rows, 0, False, True), True)
+        return _box(_Partial((), rows, 0, False, True), True)
     arrays = [_kernel_block(b, dtype) for b, dtype in zip(blocks, plan.conversions)]
     if rows[0] == 0:
-        return _box(_Partial(None, rows, 0, False, False), True)
+        return _box(_Partial((), rows, 0, False, False), True)
     y_true, y_pred = (a.reshape(-1, 1) if a.ndim == 1 else a for a in arrays[:2])
     weights = arrays[2] if plan.weighted else None
-    r = _core.reduce(y_true, y_pred, weights, sums=plan.metric.sums, num_threads=plan.num_threads)
-    nonfinite = _nonfinite_bits(arrays) if r.careful else 0  # rare path: locate like the in-memory code
-    nonzero = weights is None or not r.weight_sum_is_zero() or bool(np.any(weights != 0))
-    return _box(_Partial(r.to_bytes(), rows, nonfinite, nonzero, False), True)
+    threads = plan.num_threads
+    rs = [_core.reduce(y_true, y_pred, weights, sums=sums, num_threads=threads) for sums in plan.metric.sums]
+    nonfinite = _nonfinite_bits(arrays) if any(r.careful for r in rs) else 0  # rare: locate like in memory
+    nonzero = weights is None or not rs[0].weight_sum_is_zero() or bool(np.any(weights != 0))
+    return _box(_Partial(tuple(r.to_bytes() for r in rs), rows, nonfinite, nonzero, False), True)
 
 
 def _flatten(blocks: Any) -> Iterator[_Partial]:
@@ -208,21 +212,22 @@ def _flatten(blocks: Any) -> Iterator[_Partial]:
 
 def _merge(parts: Iterator[_Partial]) -> _Partial:
     """Exact merge (integer addition): any grouping and order give the same state."""
-    state = None
+    states: list[Any] = []
     rows: tuple[int, ...] = ()
     nonfinite, nonzero, misaligned = 0, False, False
     for p in parts:
-        if p.state is not None:
-            r = _core.Reduction.from_bytes(p.state)
-            if state is None:
-                state = r
+        if p.states:
+            rs = [_core.Reduction.from_bytes(b) for b in p.states]
+            if not states:
+                states = rs
             else:
-                state.merge(r)
+                for state, r in zip(states, rs):
+                    state.merge(r)
         rows = tuple(a + b for a, b in zip(rows, p.rows)) if rows else p.rows
         nonfinite |= p.nonfinite
         nonzero = nonzero or p.nonzero_weight
         misaligned = misaligned or p.misaligned
-    return _Partial(None if state is None else state.to_bytes(), rows, nonfinite, nonzero, misaligned)
+    return _Partial(tuple(s.to_bytes() for s in states), rows, nonfinite, nonzero, misaligned)
 
 
 def _keep(x: np.ndarray, axis: Any = None, keepdims: bool = True) -> np.ndarray:
@@ -261,34 +266,35 @@ def _finalize(plan: _Plan, block: Any) -> Any:
     _raise_nonfinite(p.nonfinite, plan.messages)
     if plan.weighted and not p.nonzero_weight:
         raise ValueError(_ALL_ZERO_WEIGHTS)
-    assert p.state is not None  # no rows: rejected from the shapes, or above
-    r = _core.Reduction.from_bytes(p.state)
-    if plan.metric.undefined_below_two and r.n_rows < 2:
+    assert p.states, "no rows: rejected from the shapes, or above"
+    rs = [_core.Reduction.from_bytes(b) for b in p.states]
+    if plan.metric.undefined_below_two and rs[0].n_rows < 2:
         return _warn_r2_undefined()
-    if plan.weighted and r.weight_sum_is_zero():
+    if plan.weighted and rs[0].weight_sum_is_zero():
         raise ZeroDivisionError("Weights sum to zero, can't be normalized")
-    return plan.metric.finish(r, plan)
+    return plan.metric.finish(rs, plan)
 
 
 # ---- finishers: the in-memory functions' last lines, on a merged state ----------------------
 
 
-def _finish_mean(r: Any, plan: _Plan, *, acc: int, root: bool) -> Any:
-    values = r.mean(acc)
-    return aggregate(np.sqrt(values) if root else values, plan.multioutput, plan.out_dtype)
+def _finish_mean(rs: Sequence[Any], plan: _Plan, *, acc: int, root: str | None = None) -> Any:
+    """``root``: None, "sqrt" (sqrt of the rounded mean) or "exact" (correctly rounded root)."""
+    values = rs[0].root_mean(acc) if root == "exact" else rs[0].mean(acc)
+    return aggregate(np.sqrt(values) if root == "sqrt" else values, plan.multioutput, plan.out_dtype)
 
 
-def _finish_fraction(r: Any, plan: _Plan, *, parts: str) -> Any:
-    num, den = getattr(r, parts)()
+def _finish_fraction(rs: Sequence[Any], plan: _Plan, *, parts: str) -> Any:
+    num, den = getattr(rs[0], parts)()
     return assemble_fraction(num, den, plan.multioutput, plan.force_finite, plan.out_dtype)
 
 
-def _finish_max_error(r: Any, plan: _Plan) -> float:
-    return round_max_error(float(r.max_abs()[0]), plan.out_dtype)
+def _finish_max_error(rs: Sequence[Any], plan: _Plan) -> float:
+    return round_max_error(float(rs[0].max_abs()[0]), plan.out_dtype)
 
 
-def _finish_report(r: Any, plan: _Plan) -> RegressionReport:
-    return report_from_state(r, plan.multioutput, plan.out_dtype)
+def _finish_report(rs: Sequence[Any], plan: _Plan) -> RegressionReport:
+    return report_from_state(rs[0], plan.multioutput, plan.out_dtype, *rs[1:])  # rs[1]: the exact pass
 
 
 # ---- intake: sklearn's checks on metadata ---------------------------------------------------
@@ -373,13 +379,16 @@ def _fail(checked: list[_Checked], exc: Exception, late: bool = False) -> Except
 
 def _prepare(
     metric: _Metric, y_true: Any, y_pred: Any, sample_weight: Any, multioutput: Any, force_finite: Any,
-    num_threads: Any,
+    num_threads: Any, exact: Any = False,
 ) -> tuple[_Plan, list[da.Array]]:
     """sklearn's checks in sklearn's order (as ``_validation.check_reg_targets``), on metadata."""
     validate_params(
         metric.name, y_true, y_pred, sample_weight, multioutput, options=metric.options,
         allow_none_multioutput=metric.allow_none_multioutput, force_finite=force_finite,
     )
+    if metric.exact is not None:
+        check_bool("exact", exact)  # the in-memory check, same place
+        metric = metric.exact if exact else metric
     # Dtypes vote on the original objects, as in memory (a DataFrame has no .dtype: no vote).
     dtype = None if metric.numeric else working_dtype(y_true, y_pred, sample_weight)
     arrays, lengths_known = _dask_inputs(y_true, y_pred, sample_weight)
@@ -467,8 +476,8 @@ def _lazy_state(plan: _Plan, arrays: list[da.Array], split_every: Any) -> Any:
 
 def _evaluate(
     metric: _Metric, y_true: Any, y_pred: Any, *, sample_weight: Any = None,
-    multioutput: Any = "uniform_average", force_finite: Any = True, num_threads: int | None,
-    split_every: int | None, compute: bool,
+    multioutput: Any = "uniform_average", force_finite: Any = True, exact: Any = False,
+    num_threads: int | None, split_every: int | None, compute: bool,
 ) -> Any:
     """The one implementation behind the seven public functions."""
     options: dict[str, Any] = {}
@@ -476,11 +485,15 @@ def _evaluate(
         options.update(sample_weight=sample_weight, multioutput=multioutput)
     if metric.force_finite:
         options["force_finite"] = force_finite
+    if metric.exact is not None:
+        options["exact"] = exact
     if not any(dask.is_dask_collection(x) for x in (y_true, y_pred, sample_weight)):
         if compute:
             return metric.eager(y_true, y_pred, num_threads=num_threads, **options)
         return dask.delayed(metric.eager, pure=True)(y_true, y_pred, num_threads=num_threads, **options)
-    plan, arrays = _prepare(metric, y_true, y_pred, sample_weight, multioutput, force_finite, num_threads)
+    plan, arrays = _prepare(
+        metric, y_true, y_pred, sample_weight, multioutput, force_finite, num_threads, exact
+    )
     state = _lazy_state(plan, arrays, split_every)
     if compute:  # finalise here, so warnings and errors are raised in the caller's process
         (block,) = dask.compute(state)
@@ -499,7 +512,7 @@ _COMMON_PARAMETERS = """
     num_threads : int, optional
         Engine threads per Dask task (default ``DEFAULT_NUM_THREADS`` = 1: Dask already runs
         one task per worker thread). Inputs without Dask collections go to the in-memory
-        function, with its default.
+        function, with its default.{exact}
     split_every : int, optional
         Fan-in of the tree that merges the per-block states (default: Dask's).
     compute : bool, default True
@@ -525,7 +538,7 @@ _WEIGHTS = """
 
 def _document(
     summary: str, returns: str, example: str, *, weights: str | None = "'raw_values', 'uniform_average'",
-    extra: str = "",
+    extra: str = "", exact: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Numpydoc docstrings from one template (the seven functions differ in three lines)."""
 
@@ -533,55 +546,73 @@ def _document(
         func.__doc__ = summary + "\n" + _COMMON_PARAMETERS.format(
             outputs_note="" if weights is not None else ", one output",
             weights=(_WEIGHTS.format(options=weights) + extra) if weights is not None else "",
-            returns=returns, name=func.__name__, example=example,
+            returns=returns, name=func.__name__, example=example, exact=_EXACT if exact else "",
         )
         return func
 
     return decorate
 
 
+_EXACT = """
+    exact : bool, default False
+        As in the in-memory function: sum the exact squares of the exact differences
+        (a costlier engine pass; see :func:`l2loss.mean_squared_error`)."""
+
 _FORCE_FINITE = """
     force_finite : bool, default True
         As in scikit-learn: replace the scores of constant targets by 1.0 or 0.0."""
 
-_MSE = _Metric("mean_squared_error", _mean_squared_error, _core.SUM_SQ,
-               functools.partial(_finish_mean, acc=_core.ACC_SQ, root=False))
-_RMSE = _Metric("root_mean_squared_error", _root_mean_squared_error, _core.SUM_SQ,
-                functools.partial(_finish_mean, acc=_core.ACC_SQ, root=True))
-_MAE = _Metric("mean_absolute_error", _mean_absolute_error, _core.SUM_ABS,
-               functools.partial(_finish_mean, acc=_core.ACC_ABS, root=False))
-_R2 = _Metric("r2_score", _r2_score, SUMS_ALL, functools.partial(_finish_fraction, parts="r2_parts"),
+def _with_exact(metric: _Metric, sums: tuple[int, ...], finish: Callable[..., Any] | None = None) -> _Metric:
+    """Attach the ``exact=True`` variant (other engine passes, maybe another finisher)."""
+    return replace(metric, exact=replace(metric, sums=sums, finish=finish or metric.finish))
+
+
+_MSE = _with_exact(
+    _Metric("mean_squared_error", _mean_squared_error, (_core.SUM_SQ,),
+            functools.partial(_finish_mean, acc=_core.ACC_SQ)),
+    (_core.SUM_SQ_EXACT,),
+)
+_RMSE = _with_exact(
+    _Metric("root_mean_squared_error", _root_mean_squared_error, (_core.SUM_SQ,),
+            functools.partial(_finish_mean, acc=_core.ACC_SQ, root="sqrt")),
+    (_core.SUM_SQ_EXACT,), functools.partial(_finish_mean, acc=_core.ACC_SQ, root="exact"),
+)
+_MAE = _Metric("mean_absolute_error", _mean_absolute_error, (_core.SUM_ABS,),
+               functools.partial(_finish_mean, acc=_core.ACC_ABS))
+_R2 = _Metric("r2_score", _r2_score, (SUMS_ALL,), functools.partial(_finish_fraction, parts="r2_parts"),
               options=MULTIOUTPUT_OPTIONS_R2, allow_none_multioutput=True, force_finite=True,
               undefined_below_two=True)
-_EV = _Metric("explained_variance_score", _explained_variance_score, SUMS_ALL,
+_EV = _Metric("explained_variance_score", _explained_variance_score, (SUMS_ALL,),
               functools.partial(_finish_fraction, parts="explained_variance_parts"),
               options=MULTIOUTPUT_OPTIONS_R2, force_finite=True)
-_MAX = _Metric("max_error", _max_error, _core.MAX_ABS, _finish_max_error, options=None, numeric=True)
-_REPORT = _Metric("regression_report", _regression_report, SUMS_ALL, _finish_report)
+_MAX = _Metric("max_error", _max_error, (_core.MAX_ABS,), _finish_max_error, options=None, numeric=True)
+_REPORT = _with_exact(_Metric("regression_report", _regression_report, (SUMS_ALL,), _finish_report),
+                      (SUMS_ALL, _core.SUM_SQ_EXACT))
 
 
 @_document("Mean squared error of Dask inputs, exact (see :func:`l2loss.mean_squared_error`).",
            "float or ndarray of shape (n_outputs,)",
-           "l2loss.dask.mean_squared_error(dy, dp) == l2loss.mean_squared_error(y, p)\n    True")
+           "l2loss.dask.mean_squared_error(dy, dp) == l2loss.mean_squared_error(y, p)\n    True", exact=True)
 @sklearn_binding()
 def mean_squared_error(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
-    num_threads: int | None = None, split_every: int | None = None, compute: bool = True,
+    num_threads: int | None = None, exact: bool = False, split_every: int | None = None, compute: bool = True,
 ) -> Any:
     return _evaluate(_MSE, y_true, y_pred, sample_weight=sample_weight, multioutput=multioutput,
-                     num_threads=num_threads, split_every=split_every, compute=compute)
+                     exact=exact, num_threads=num_threads, split_every=split_every, compute=compute)
 
 
 @_document("Root mean squared error of Dask inputs (see :func:`l2loss.root_mean_squared_error`).",
            "float or ndarray of shape (n_outputs,)",
-           "l2loss.dask.root_mean_squared_error(dy, dp, multioutput='raw_values').tolist()\n    [0.5, 1.0]")
+           "l2loss.dask.root_mean_squared_error(dy, dp, multioutput='raw_values').tolist()\n    [0.5, 1.0]",
+           exact=True)
 @sklearn_binding()
 def root_mean_squared_error(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
-    num_threads: int | None = None, split_every: int | None = None, compute: bool = True,
+    num_threads: int | None = None, exact: bool = False, split_every: int | None = None, compute: bool = True,
 ) -> Any:
     return _evaluate(_RMSE, y_true, y_pred, sample_weight=sample_weight, multioutput=multioutput,
-                     num_threads=num_threads, split_every=split_every, compute=compute)
+                     exact=exact, num_threads=num_threads, split_every=split_every, compute=compute)
 
 
 @_document("Mean absolute error of Dask inputs (see :func:`l2loss.mean_absolute_error`).",
@@ -641,11 +672,11 @@ def max_error(
 @_document("Every metric of :func:`l2loss.regression_report` from one pass over Dask inputs.",
            "RegressionReport",
            "rep = l2loss.dask.regression_report(dy, dp); (rep.mse, rep.max_error, rep.n_samples)\n"
-           "    (0.625, 1.0, 6)")
+           "    (0.625, 1.0, 6)", exact=True)
 @sklearn_binding()
 def regression_report(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
-    num_threads: int | None = None, split_every: int | None = None, compute: bool = True,
+    num_threads: int | None = None, exact: bool = False, split_every: int | None = None, compute: bool = True,
 ) -> RegressionReport:
     return _evaluate(_REPORT, y_true, y_pred, sample_weight=sample_weight, multioutput=multioutput,
-                     num_threads=num_threads, split_every=split_every, compute=compute)
+                     exact=exact, num_threads=num_threads, split_every=split_every, compute=compute)
