@@ -1,52 +1,39 @@
 // The physical yardstick for benchmarks: a plain fused read of two float arrays with
 // OpenMP, summing (a - b)^2 in naive double lanes. No exactness, no reproducibility:
 // the fastest a squared-error reduction could possibly stream on this machine.
-// Exposed to Python as a private benchmark helper only.
+// Compiled for the baseline and (bandwidth_probe_avx2.cpp) for AVX2, so that its float32
+// conversion never makes it compute-bound; exposed to Python as a benchmark helper only.
 #include "l2loss/bandwidth_probe.hpp"
 
 #include <algorithm>
+
+#include "l2loss/dispatch.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 namespace l2loss {
+namespace probe_scalar {
+#include "bandwidth_probe.inc"
+}  // namespace probe_scalar
+
+#ifdef L2LOSS_HAVE_AVX2_KERNELS
+namespace probe_avx2 {
+double run(const double* a, const double* b, int64_t n, int threads);
+double run(const float* a, const float* b, int64_t n, int threads);
+}  // namespace probe_avx2
+#endif
 
 template <class T>
-double bandwidth_probe_t(const T* a, const T* b, int64_t n, int threads) {
-  double total = 0.0;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(std::max(threads, 1)) reduction(+ : total)
+double probe(const T* a, const T* b, int64_t n, int threads) {
+#ifdef L2LOSS_HAVE_AVX2_KERNELS
+  if (isa_supported(Isa::kAvx2)) return probe_avx2::run(a, b, n, threads);
 #endif
-  {
-    int t = 0, nt = 1;
-#ifdef _OPENMP
-    t = omp_get_thread_num();
-    nt = omp_get_num_threads();
-#endif
-    const int64_t begin = n * t / nt, end = n * (t + 1) / nt;
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = begin;
-    for (; i + 8 <= end; i += 8) {
-      for (int l = 0; l < 8; ++l) {
-        const double d = static_cast<double>(a[i + l]) - static_cast<double>(b[i + l]);
-        acc[l] += d * d;
-      }
-    }
-    for (; i < end; ++i) {
-      const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
-      acc[0] += d * d;
-    }
-    total += ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  }
-  return total;
+  return probe_scalar::bandwidth_probe_t(a, b, n, threads);
 }
 
-double bandwidth_probe(const double* a, const double* b, int64_t n, int threads) {
-  return bandwidth_probe_t(a, b, n, threads);
-}
-double bandwidth_probe(const float* a, const float* b, int64_t n, int threads) {
-  return bandwidth_probe_t(a, b, n, threads);
-}
+double bandwidth_probe(const double* a, const double* b, int64_t n, int threads) { return probe(a, b, n, threads); }
+double bandwidth_probe(const float* a, const float* b, int64_t n, int threads) { return probe(a, b, n, threads); }
 
 }  // namespace l2loss
