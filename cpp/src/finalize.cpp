@@ -153,13 +153,24 @@ double grand_mean(const ReduceResult& r, int acc) {
 
 double column_root_mean(const ReduceResult& r, int acc, int64_t col) {
   const double mean = column_mean(r, acc, col);
-  if (!std::isfinite(mean) || mean <= 0.0 || quantity_flags(r, acc, col)) return std::sqrt(mean);
-  // sqrt(fl(Q)) can be one ulp away from the correctly rounded sqrt(Q), Q = S / W. Compare
-  // Q with the squared rounding midpoints exactly and step until x is the nearest double
-  // (ties to even).
-  const ExactNumber s = quantity_exact(r, acc, col);
+  if (quantity_flags(r, acc, col) || std::isnan(mean) || mean < 0.0) return std::sqrt(mean);
+  const ExactNumber s0 = quantity_exact(r, acc, col);
+  if (s0.is_zero()) return 0.0;
   const ExactNumber w = weight_total(r);
-  // sign of Q - m^2 for the midpoint m = (a + b) / 2 of two adjacent doubles. m needs 54
+  // Work with Q * 4^k in the normal range (the exact mean may overflow a double, or be
+  // subnormal with too few bits), then scale the root back by 2^-k exactly.
+  int64_t k = 0;
+  ExactNumber s = s0;
+  double m = mean;
+  for (int guard = 0; guard < 32 && !std::isnormal(m); ++guard) {
+    k += std::isinf(m) ? -256 : 256;
+    s = s0.scaled(2 * k);
+    m = divide(s, w);
+  }
+  // sqrt(fl(Q')) can be one ulp away from the correctly rounded sqrt(Q'): compare Q' with
+  // the squared rounding midpoints exactly and step until x is the nearest double (ties
+  // to even).
+  // sign of Q' - m^2 for the midpoint m = (a + b) / 2 of two adjacent doubles. m needs 54
   // bits, so it is formed exactly, never as a double.
   auto compare = [&](double a, double b) {
     const ExactNumber mm = (ExactNumber::from_double(a) + ExactNumber::from_double(b)).scaled(-1);
@@ -172,7 +183,7 @@ double column_root_mean(const ReduceResult& r, int acc, int64_t col) {
     std::memcpy(&b, &v, sizeof b);
     return (b & 1) != 0;
   };
-  double x = std::sqrt(mean);
+  double x = std::sqrt(m);
   for (int guard = 0; guard < 4; ++guard) {
     const double lo = std::nextafter(x, 0.0), hi = std::nextafter(x, std::numeric_limits<double>::infinity());
     const int c_lo = compare(lo, x);
@@ -185,7 +196,7 @@ double column_root_mean(const ReduceResult& r, int acc, int64_t col) {
       break;
     }
   }
-  return x;
+  return std::ldexp(x, static_cast<int>(-k));  // exact: the root of a normal-range Q is normal
 }
 
 FractionParts r2_parts(const ReduceResult& r, int64_t col) {

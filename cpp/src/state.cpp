@@ -56,6 +56,9 @@ void merge_into(ReduceResult& into, const ReduceResult& from) {
       add_count(into.weight_sum, from.n_rows);
     }
   }
+  if (from.n_rows > std::numeric_limits<int64_t>::max() - into.n_rows) {
+    throw std::invalid_argument("l2loss: merged row count overflows");
+  }
   into.n_rows += from.n_rows;
   for (size_t c = 0; c < into.columns.size(); ++c) {
     ColumnSums& dst = into.columns[c];
@@ -135,10 +138,17 @@ class Reader {
     for (int j = lo; j < lo + count; ++j) {
       if (j == kTop) {
         acc.chunk[j] = get<int64_t>();
-        if (acc.chunk[j] < 0) throw std::invalid_argument("l2loss state: bad accumulator digit");
+        // Real sums keep the top digit far below 2^50; anything near 2^63 would overflow
+        // when states are merged.
+        if (acc.chunk[j] < 0 || acc.chunk[j] >= (int64_t{1} << 62)) {
+          throw std::invalid_argument("l2loss state: bad accumulator digit");
+        }
       } else {
         acc.chunk[j] = get<uint32_t>();
       }
+    }
+    if (count == 0 && lo != Superaccumulator::kChunks) {
+      throw std::invalid_argument("l2loss state: non-canonical accumulator");  // zero is written as (67, 0)
     }
     if (count > 0 && (acc.chunk[lo] == 0 || acc.chunk[lo + count - 1] == 0)) {
       throw std::invalid_argument("l2loss state: non-canonical accumulator");  // serialize() trims
@@ -196,14 +206,15 @@ ReduceResult deserialize(const uint8_t* data, size_t size) {
   r.weighted = flags & 1;
   r.careful = flags & 2;
   r.weight_term_flags = rd.get<uint8_t>();
-  rd.get<uint8_t>();
+  if (rd.get<uint8_t>() != 0) throw std::invalid_argument("l2loss state: bad reserved byte");
   r.sums = rd.get<uint32_t>();
   r.input_flags = rd.get<uint32_t>();
   r.n_rows = rd.get<int64_t>();
   r.n_cols = rd.get<int64_t>();
   // Each column takes at least 8 + kNumAccs * 4 bytes: bound n_cols by the data size.
   constexpr int64_t kMinColumnBytes = 8 + kNumAccs * 4;
-  if (r.n_rows < 0 || r.n_cols < 1 || r.n_cols > static_cast<int64_t>(size) / kMinColumnBytes) {
+  if (r.n_rows < 0 || r.n_rows > (int64_t{1} << 62) || r.n_cols < 1 ||
+      r.n_cols > static_cast<int64_t>(size) / kMinColumnBytes) {
     throw std::invalid_argument("l2loss state: bad shape");
   }
   rd.get_acc(r.weight_sum);

@@ -233,8 +233,10 @@ def _grad_setup(y_true: Any, y_pred: Any, sample_weight: Any, reduction: str, ou
             raise TypeError(f"out has dtype {out.dtype}, expected {out_dtype}")
         if not out.flags.writeable:
             raise ValueError("out is read-only")
-        if np.may_share_memory(out, yt) or np.may_share_memory(out, yp):
-            raise ValueError("out must not overlap y_true or y_pred")
+        if np.may_share_memory(out, yt) or np.may_share_memory(out, yp) or (
+            sample_weight is not None and np.may_share_memory(out, sample_weight)
+        ):
+            raise ValueError("out must not overlap y_true, y_pred or sample_weight")
     yt2, yp2, out2 = (_kernel_view(a) for a in (yt, yp, out))
     if out.size and not np.shares_memory(out2, out):
         raise ValueError("out must be viewable as a 1-D or 2-D array without a copy")
@@ -313,17 +315,22 @@ def l2_penalty(params: Any, alpha: float, *, out: Any = None) -> tuple[float, np
     """
     theta = _as_float_array(params, "params")
     alpha = float(alpha)
-    if out is not None:
-        if not isinstance(out, np.ndarray) or out.shape != theta.shape or not out.flags.writeable:
+    grad_dtype = np.result_type(theta.dtype, np.float32)
+    if out is not None:  # validated completely before anything is written
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+        if out.shape != theta.shape or not out.flags.writeable:
             raise ValueError(f"out must be a writable array of shape {theta.shape}")
-        grad = np.multiply(theta, 2.0 * alpha, out=out)
-    else:
-        grad = np.multiply(theta, 2.0 * alpha)
-    if theta.size == 0:
-        return 0.0, grad
-    flat = _kernel_view(np.ravel(theta))
-    sq = _core.reduce(np.broadcast_to(flat.dtype.type(0), flat.shape), flat, None, sums=_core.SUM_SQ)
-    return alpha * float(sq.total(_core.ACC_SQ)[0]), grad
+        if out.dtype != grad_dtype:
+            raise TypeError(f"out has dtype {out.dtype}, expected {grad_dtype}")
+    # The penalty first: out may be params itself (an in-place gradient).
+    value = 0.0
+    if theta.size:
+        flat = _kernel_view(np.ravel(theta))
+        sq = _core.reduce(np.broadcast_to(flat.dtype.type(0), flat.shape), flat, None, sums=_core.SUM_SQ)
+        value = alpha * float(sq.total(_core.ACC_SQ)[0])
+    grad = np.multiply(theta, 2.0 * alpha, out=out) if out is not None else np.multiply(theta, 2.0 * alpha)
+    return value, grad
 
 
 def ridge_loss_and_grad(
