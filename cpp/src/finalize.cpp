@@ -244,14 +244,14 @@ FractionParts explained_variance_parts(const ReduceResult& r, int64_t col) {
 }
 
 double exact_weighted_average(const double* values, const double* weights, int64_t n) {
-  Superaccumulator num, den;
-  sacc_clear(num);
-  sacc_clear(den);
+  // Exact rational arithmetic: a product v * w may exceed the double range even when the
+  // average does not (and the number of outputs is small).
+  ExactNumber num, den;
   for (int64_t i = 0; i < n; ++i) {
     const double v = values[i];
     const double w = weights ? weights[i] : 1.0;
     if (!std::isfinite(v) || !std::isfinite(w)) {
-      // Fall back to IEEE semantics for non-finite entries (e.g. -inf R^2 scores).
+      // IEEE semantics for non-finite entries (e.g. -inf R^2 scores with force_finite=False).
       double s = 0.0, ws = 0.0;
       for (int64_t j = 0; j < n; ++j) {
         const double wj = weights ? weights[j] : 1.0;
@@ -261,14 +261,12 @@ double exact_weighted_average(const double* values, const double* weights, int64
       if (ws == 0.0) throw std::domain_error("Weights sum to zero, can't be normalized");
       return s / ws;
     }
-    const double p = v * w;
-    scalar::sacc_add_double(num, p);
-    scalar::sacc_add_double(num, std::fma(v, w, -p));
-    scalar::sacc_add_double(den, w);
+    const ExactNumber ew = ExactNumber::from_double(w);
+    num = num + ExactNumber::from_double(v) * ew;
+    den = den + ew;
   }
-  const ExactNumber d = ExactNumber::from_accumulator(den);
-  if (d.is_zero()) throw std::domain_error("Weights sum to zero, can't be normalized");
-  return divide(ExactNumber::from_accumulator(num), d);
+  if (den.is_zero()) throw std::domain_error("Weights sum to zero, can't be normalized");
+  return divide(num, den);
 }
 
 }  // namespace l2loss

@@ -2,6 +2,7 @@
 #include "l2loss/superaccumulator.hpp"
 
 #include <cstring>
+#include <stdexcept>
 
 namespace l2loss {
 
@@ -26,7 +27,15 @@ void sacc_merge(Superaccumulator& into, const Superaccumulator& from) {
   Superaccumulator f = from;
   sacc_normalize(f);
   sacc_normalize(into);
-  for (int j = 0; j < Superaccumulator::kChunks; ++j) into.chunk[j] += f.chunk[j];
+  for (int j = 0; j < Superaccumulator::kChunks - 1; ++j) into.chunk[j] += f.chunk[j];  // < 2^33
+  // The top digit is signed and unbounded: real sums keep it below 2^50, but states read
+  // from bytes could be crafted to overflow it.
+  int64_t top;
+  if (__builtin_add_overflow(into.chunk[Superaccumulator::kChunks - 1], f.chunk[Superaccumulator::kChunks - 1], &top) ||
+      top >= (int64_t{1} << 62) || top <= -(int64_t{1} << 62)) {
+    throw std::invalid_argument("l2loss: merged sum exceeds the superaccumulator's range");
+  }
+  into.chunk[Superaccumulator::kChunks - 1] = top;
   sacc_normalize(into);
 }
 
