@@ -93,10 +93,13 @@ STATUS=${PIPESTATUS[0]}
 set -e
 TESTED=$SECONDS
 
-REPORTS=$(grep -cE "runtime error:|ERROR: AddressSanitizer|AddressSanitizer: CHECK failed" "$LOG" || true)
+PATTERN="runtime error:|ERROR: AddressSanitizer|AddressSanitizer: CHECK failed"
+REPORTS=$(grep -cE "$PATTERN" "$LOG" || true)
 if [ "$REPORTS" -gt 0 ]; then
-  echo "== sanitizer reports (first lines; full log: $LOG):" >&2
-  grep -m 20 -E -A3 "runtime error:|ERROR: AddressSanitizer|AddressSanitizer: CHECK failed" "$LOG" >&2
+  # (a report may follow pytest's progress dots on the same line)
+  echo "== sanitizer report (full log: $LOG):" >&2
+  grep -E "$PATTERN" "$LOG" | sed -E 's/^[.sxXFE]+//' | head -5 >&2
+  grep -E "^    #[0-9]+ " "$LOG" | head -12 >&2
 fi
 echo "== build $((BUILT - START)) s, tests $((TESTED - BUILT)) s, pytest exit $STATUS, sanitizer reports $REPORTS"
 if [ "$STATUS" -ne 0 ] || [ "$REPORTS" -ne 0 ]; then
