@@ -46,8 +46,15 @@ struct V {
     return r;
   }
   template <class T>
-  static reg load(const T* p) {
-    return reg{{to_double(p[0]), to_double(p[1]), to_double(p[2]), to_double(p[3])}};
+  static reg load(const T* p) {  // memcpy: NumPy views may be misaligned (np.frombuffer at odd offsets)
+    const char* c = reinterpret_cast<const char*>(p);
+    reg r;
+    for (int l = 0; l < 4; ++l) {
+      T x;
+      __builtin_memcpy(&x, c + l * sizeof(T), sizeof x);
+      r.v[l] = to_double(x);
+    }
+    return r;
   }
   template <class T>
   static reg gather(const T* p, int64_t stride_bytes) {
