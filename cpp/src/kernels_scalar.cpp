@@ -71,8 +71,12 @@ struct V {
     for (int l = 0; l < 4; ++l) p[l] = a.v[l];
   }
   template <class T>
-  static void store_as(T* p, reg a) {
-    for (int l = 0; l < 4; ++l) p[l] = static_cast<T>(a.v[l]);
+  static void store_as(T* p, reg a) {  // memcpy: an out= buffer may be a misaligned view
+    char* c = reinterpret_cast<char*>(p);
+    for (int l = 0; l < 4; ++l) {
+      const T x = static_cast<T>(a.v[l]);
+      __builtin_memcpy(c + l * sizeof(T), &x, sizeof x);
+    }
   }
   static unsigned gt_mask(reg a, reg b) {
     unsigned m = 0;
