@@ -41,6 +41,12 @@ def datasets(rng: np.random.Generator, n: int):
     yield "huge", rng.standard_normal(n) * 1e150, rng.standard_normal(n) * 1e150
     yield "overflowing mean", rng.standard_normal(n) * 1e160, rng.standard_normal(n) * 1e160
     yield "cancelling", np.full(n, 1.0) + rng.standard_normal(n) * 1e-12, np.full(n, 1.0)
+    # Squares whose FMA remainders would underflow (|d| ~ 2^-500: d^2 is normal, its low half
+    # is not), and squares at the overflow edge (|d| ~ 2^511): the vector path must hand both
+    # to the scaled per-row path, or the low bits (or everything) are lost.
+    yield "tiny squares", rng.standard_normal(n) * 2.0**-500, rng.standard_normal(n) * 2.0**-500
+    yield "tiny squares, mixed", rng.standard_normal(n) * 2.0 ** rng.choice([-500, -380, 0], n), rng.standard_normal(n) * 2.0**-500
+    yield "overflow edge", rng.standard_normal(n) * 2.0**510, rng.standard_normal(n) * 2.0**510
 
 
 @pytest.mark.parametrize("n", [1, 7, 17, 1001])
@@ -124,3 +130,34 @@ def test_report_and_accumulator() -> None:
         acc.merge(RegressionAccumulator().update(y, p))
     with pytest.raises(TypeError, match="exact"):
         l2loss.mean_squared_error(y, p, exact="yes")
+
+
+def _sqrt_mod_pow2(a: int, bits: int) -> int:
+    """x with x*x == a (mod 2**bits), for a == 1 (mod 8) (Hensel lifting)."""
+    x = 1
+    for i in range(3, bits):
+        if (x * x - a) % (1 << (i + 1)):
+            x += 1 << (i - 1)
+    return x % (1 << bits)
+
+
+@pytest.mark.parametrize("n", [32, 64, 1024])  # powers of two keep the tie a tie
+def test_remainders_below_the_subnormal_grain_decide_a_tie(isa: str, n: int) -> None:
+    """An adversarial near-tie: d = 2^-500 * (1 + k 2^-52) with k chosen so that d^2 / n is
+    exactly halfway between two doubles plus a few bits worth ~2^-1100. Those bits live only
+    in the FMA remainder of d*d, below the subnormal grain: a vector path that let the
+    remainder underflow would see an exact tie and round it to even, a wrong result."""
+    for r in (1, 9):  # two tails: one of them makes the truncated value round the other way
+        k = _sqrt_mod_pow2((1 << 51) + r, 52)
+        d = 2.0**-500 * (1 + k * 2.0**-52)
+        p = np.zeros(n)
+        p[5] = d
+        want = as_float(exact_mean(np.zeros(n), p))
+        remainder = Fraction(d) ** 2 - Fraction(d * d)  # what FMA computes, before rounding
+        subnormal = Fraction(round(remainder * 2**1074), 2**1074)  # ...and after (to the grain)
+        truncated = as_float((Fraction(d * d) + subnormal) / n)
+        assert l2loss.mean_squared_error(np.zeros(n), p, exact=True) == want
+        if truncated != want:
+            break
+    else:
+        pytest.fail("the construction did not produce a case that truncation gets wrong")

@@ -24,7 +24,14 @@ namespace {
 constexpr int64_t kReleaseGilElements = 1 << 14;
 constexpr char kNativeOrder = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? '<' : '>';
 
+bool is_narrow(DType d) { return d == DType::kFloat16 || d == DType::kBFloat16; }
+
 bool native_float(const py::dtype& dt, DType& out) {
+  if (dt.kind() == 'V' && dt.itemsize() == 2 && !dt.has_fields() &&
+      py::str(dt.attr("name")).cast<std::string>() == "bfloat16") {  // ml_dtypes.bfloat16
+    out = DType::kBFloat16;
+    return true;
+  }
   if (dt.kind() != 'f') return false;
   const char order = dt.byteorder();
   if (order != '=' && order != '|' && order != kNativeOrder) return false;
@@ -73,7 +80,8 @@ ReduceRequest make_request(const py::array& y_true, const py::array& y_pred, con
   if (!weight.is_none()) {
     const auto w = py::reinterpret_borrow<py::array>(weight);
     if (!py::isinstance<py::array>(weight) || w.ndim() != 1) throw py::type_error("sample_weight must be a 1-D array");
-    if (!native_float(w.dtype(), req.weight_dtype) || req.weight_dtype == DType::kFloat16) {
+    if (!native_float(w.dtype(), req.weight_dtype) || req.weight_dtype == DType::kFloat16 ||
+        req.weight_dtype == DType::kBFloat16) {
       throw py::type_error("sample_weight must be a native-byte-order float32 or float64 array");
     }
     if (w.shape(0) != rt) throw py::value_error("sample_weight must have one entry per row");
@@ -217,8 +225,6 @@ PYBIND11_MODULE(_core, m) {
       "One fused exact pass; returns a Reduction. With grad_out, also writes "
       "grad_out = grad_scale * fl(w * (y_pred - y_true)) in the same pass.");
 
-  // The small-call fast path: one column, one accumulator, result as a Python float, or
-  // None when the general path must take over (several columns, a non-finite value).
   // The small-call fast path: one column, one accumulator, a Python float -- or None
   // whenever the general path must take over (anything but a clean float32/float64
   // single-output pair, an empty input, a non-finite value, weights summing to zero).
@@ -231,7 +237,7 @@ PYBIND11_MODULE(_core, m) {
         DType dt, dp;
         if (yt.ndim() < 1 || yt.ndim() > 2 || yp.ndim() < 1 || yp.ndim() > 2 || !native_float(yt.dtype(), dt) ||
             !native_float(yp.dtype(), dp) || num_threads < 0 ||
-            ((dt == DType::kFloat16) != (dp == DType::kFloat16))) {
+            (dt != dp && (is_narrow(dt) || is_narrow(dp)))) {  // narrow dtypes come in pairs
           return py::none();
         }
         const int64_t rows = yt.shape(0);

@@ -106,9 +106,11 @@ ColumnTask make_task(const ReduceRequest& req, int64_t row0, int64_t rows, int64
 void validate(const ReduceRequest& req) {
   auto is_float = [](DType d) { return d == DType::kFloat32 || d == DType::kFloat64; };
   if (req.n_rows < 0 || req.n_cols < 1) throw std::invalid_argument("l2loss: bad shape");
-  const bool half_pair = req.y_true.dtype == DType::kFloat16 && req.y_pred.dtype == DType::kFloat16;
-  if (!half_pair && (!is_float(req.y_true.dtype) || !is_float(req.y_pred.dtype))) {
-    throw std::invalid_argument("l2loss: kernels take float32/float64 operands, or two float16 operands");
+  const bool narrow_pair = req.y_true.dtype == req.y_pred.dtype &&
+                           (req.y_true.dtype == DType::kFloat16 || req.y_true.dtype == DType::kBFloat16);
+  if (!narrow_pair && (!is_float(req.y_true.dtype) || !is_float(req.y_pred.dtype))) {
+    throw std::invalid_argument(
+        "l2loss: kernels take float32/float64 operands, or two float16 (or two bfloat16) operands");
   }
   if (req.weight && !is_float(req.weight_dtype)) {
     throw std::invalid_argument("l2loss: weights must be float32/float64");

@@ -32,6 +32,16 @@ struct V {
     for (int l = 0; l < 4; ++l) __builtin_memcpy(&h[l], c + l * s, 2);
     return load(reinterpret_cast<const Half*>(h));
   }
+  static reg load(const BFloat16* p) {  // 4 x 16 bits -> the top halves of 4 floats -> 4 doubles
+    const __m128i w = _mm_cvtepu16_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_cvtps_pd(_mm_castsi128_ps(_mm_slli_epi32(w, 16)));
+  }
+  static reg gather(const BFloat16* p, int64_t s) {
+    const char* c = reinterpret_cast<const char*>(p);
+    uint16_t h[4];
+    for (int l = 0; l < 4; ++l) __builtin_memcpy(&h[l], c + l * s, 2);
+    return load(reinterpret_cast<const BFloat16*>(h));
+  }
   static __m256i offsets(int64_t s) { return _mm256_setr_epi64x(0, s, 2 * s, 3 * s); }
   static reg gather(const double* p, int64_t s) { return _mm256_i64gather_pd(p, offsets(s), 1); }
   static reg gather(const float* p, int64_t s) { return _mm256_cvtps_pd(_mm256_i64gather_ps(p, offsets(s), 1)); }
@@ -39,6 +49,16 @@ struct V {
   static void store_as(double* p, reg a) { _mm256_storeu_pd(p, a); }
   static void store_as(float* p, reg a) { _mm_storeu_ps(p, _mm256_cvtpd_ps(a)); }
   static unsigned gt_mask(reg a, reg b) { return static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(a, b, _CMP_GT_OQ))); }
+  // See the AVX-512 version: lanes whose square leaves the exact vector path's range.
+  static unsigned square_out_of_range(reg s, reg sq) {
+    const reg nz = _mm256_cmp_pd(s, _mm256_setzero_pd(), _CMP_NEQ_UQ);
+    const reg tiny = _mm256_and_pd(nz, _mm256_cmp_pd(sq, _mm256_set1_pd(0x1p-800), _CMP_LT_OQ));
+    return static_cast<unsigned>(_mm256_movemask_pd(_mm256_or_pd(tiny, _mm256_cmp_pd(sq, _mm256_set1_pd(0x1p1022), _CMP_NLE_UQ))));
+  }
+  static bool any_nonzero(reg a, reg b) {  // -0.0 counts as nonzero: harmless (spill skips it)
+    const __m256i x = _mm256_castpd_si256(_mm256_or_pd(a, b));
+    return !_mm256_testz_si256(x, x);
+  }
   static unsigned nonfinite_mask(reg a) {  // |a| > DBL_MAX or NaN
     const reg m = _mm256_andnot_pd(_mm256_set1_pd(-0.0), a);
     return static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(m, _mm256_set1_pd(1.7976931348623157e308), _CMP_NLE_UQ)));

@@ -32,6 +32,16 @@ struct V {
     for (int l = 0; l < 8; ++l) __builtin_memcpy(&h[l], c + l * s, 2);
     return load(reinterpret_cast<const Half*>(h));
   }
+  static reg load(const BFloat16* p) {  // 8 x 16 bits -> the top halves of 8 floats -> 8 doubles
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm512_cvtps_pd(_mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+  }
+  static reg gather(const BFloat16* p, int64_t s) {
+    const char* c = reinterpret_cast<const char*>(p);
+    uint16_t h[8];
+    for (int l = 0; l < 8; ++l) __builtin_memcpy(&h[l], c + l * s, 2);
+    return load(reinterpret_cast<const BFloat16*>(h));
+  }
   static __m512i offsets(int64_t s) { return _mm512_setr_epi64(0, s, 2 * s, 3 * s, 4 * s, 5 * s, 6 * s, 7 * s); }
   static reg gather(const double* p, int64_t s) { return _mm512_i64gather_pd(offsets(s), p, 1); }
   static reg gather(const float* p, int64_t s) { return _mm512_cvtps_pd(_mm512_i64gather_ps(offsets(s), p, 1)); }
@@ -41,6 +51,18 @@ struct V {
   static unsigned gt_mask(reg a, reg b) { return static_cast<unsigned>(_mm512_cmp_pd_mask(a, b, _CMP_GT_OQ)); }
   static unsigned nonfinite_mask(reg a) {  // |a| > DBL_MAX or NaN
     return static_cast<unsigned>(_mm512_cmp_pd_mask(_mm512_abs_pd(a), _mm512_set1_pd(1.7976931348623157e308), _CMP_NLE_UQ));
+  }
+  // Lanes whose square sq = fl(s*s) leaves the exact vector path's range: sq > 2^1022 or
+  // NaN (|s| > 2^511, overflow or non-finite input), or s != 0 with sq < 2^-800 (|s| below
+  // ~2^-400: the FMA remainder could underflow).
+  static unsigned square_out_of_range(reg s, reg sq) {
+    const __mmask8 nz = _mm512_cmp_pd_mask(s, _mm512_setzero_pd(), _CMP_NEQ_UQ);
+    const __mmask8 tiny = _mm512_mask_cmp_pd_mask(nz, sq, _mm512_set1_pd(0x1p-800), _CMP_LT_OQ);
+    return static_cast<unsigned>(tiny | _mm512_cmp_pd_mask(sq, _mm512_set1_pd(0x1p1022), _CMP_NLE_UQ));
+  }
+  static bool any_nonzero(reg a, reg b) {  // -0.0 counts as nonzero: harmless (spill skips it)
+    const __m512i x = _mm512_or_si512(_mm512_castpd_si512(a), _mm512_castpd_si512(b));
+    return _mm512_test_epi64_mask(x, x) != 0;
   }
   static unsigned nonzero_mask(reg a) {
     return static_cast<unsigned>(_mm512_cmp_pd_mask(a, _mm512_setzero_pd(), _CMP_NEQ_UQ));

@@ -12,6 +12,7 @@ namespace {
 double to_double(double v);
 double to_double(float v);
 double to_double(Half v);
+double to_double(BFloat16 v);
 
 struct V {
   struct reg {
@@ -93,6 +94,16 @@ struct V {
     for (int l = 0; l < 4; ++l) m |= unsigned(a.v[l] != 0.0) << l;
     return m;
   }
+  // See the AVX-512 version: lanes whose square leaves the exact vector path's range.
+  static unsigned square_out_of_range(reg s, reg sq) {
+    unsigned m = 0;
+    for (int l = 0; l < 4; ++l) {
+      const double q = sq.v[l];
+      m |= unsigned(!(q <= 0x1p1022) || (s.v[l] != 0.0 && q < 0x1p-800)) << l;
+    }
+    return m;
+  }
+  static bool any_nonzero(reg a, reg b) { return (nonzero_mask(a) | nonzero_mask(b)) != 0; }
 };
 
 #include "kernel_body.inc"
@@ -156,6 +167,7 @@ CarefulKernel careful_weight(DType w) {
 
 CarefulKernel pick_careful(const KernelConfig& cfg) {
   if (cfg.y_true_dtype == DType::kFloat16) return careful_weight<Half, Half>(cfg.weight_dtype);
+  if (cfg.y_true_dtype == DType::kBFloat16) return careful_weight<BFloat16, BFloat16>(cfg.weight_dtype);
   const bool yf = cfg.y_true_dtype == DType::kFloat32;
   const bool pf = cfg.y_pred_dtype == DType::kFloat32;
   if (yf && pf) return careful_weight<float, float>(cfg.weight_dtype);

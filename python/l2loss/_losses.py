@@ -19,6 +19,7 @@ import numpy as np
 
 from . import _core
 from ._metrics import threads_arg
+from ._validation import is_bfloat16
 
 __all__ = ["mse_loss", "per_sample_mse", "mse_grad", "mse_value_and_grad", "l2_penalty", "ridge_loss_and_grad"]
 
@@ -34,7 +35,7 @@ def _as_float_array(x: Any, name: str) -> np.ndarray:
     a = np.asarray(x)
     if a.dtype.kind == "c":
         raise TypeError(f"{name}: complex inputs are not supported")
-    if a.dtype.kind not in "f":
+    if a.dtype.kind not in "f" and not is_bfloat16(a.dtype):
         if a.dtype.kind not in "iub":
             raise TypeError(f"{name}: expected a numeric array, got dtype {a.dtype}")
         a = a.astype(np.float64)
@@ -42,7 +43,7 @@ def _as_float_array(x: Any, name: str) -> np.ndarray:
 
 
 def _kernel_view(a: np.ndarray) -> np.ndarray:
-    """A 1-D/2-D float32/float64 view for the kernel (copy only for float16, byte order, or
+    """A 1-D/2-D float32/float64 view for the kernel (copy only for float16/bfloat16, byte order, or
     N-D layouts that cannot be flattened without one)."""
     if a.dtype not in (np.float32, np.float64) or not a.dtype.isnative:
         a = a.astype(np.float32 if a.dtype.itemsize <= 4 else np.float64)

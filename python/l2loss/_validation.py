@@ -162,6 +162,11 @@ def check_consistent_length(*arrays: Any) -> None:
         raise ValueError(f"Found input variables with inconsistent numbers of samples: {lengths}")
 
 
+def is_bfloat16(dt: np.dtype) -> bool:
+    """``ml_dtypes.bfloat16`` (recognised without importing ml_dtypes: it is optional)."""
+    return dt.kind == "V" and dt.itemsize == 2 and dt.names is None and dt.name == "bfloat16"
+
+
 def working_dtype(*arrays: Any) -> np.dtype:
     """sklearn's ``_find_matching_floating_dtype``: only inputs with a ``dtype`` vote."""
     floats = []
@@ -174,11 +179,15 @@ def working_dtype(*arrays: Any) -> np.dtype:
             dt = np.asarray(a).dtype
         if dt.kind == "f":
             floats.append(dt)
+        elif is_bfloat16(dt):  # sklearn rejects it; l2loss computes like float32 inputs
+            floats.append(np.dtype(np.float32))
     return np.result_type(*floats) if floats else np.dtype(np.float64)
 
 
 def assert_all_finite(a: np.ndarray, input_name: str = "", msg_dtype: np.dtype | None = None) -> None:
     """Raise sklearn's NaN / infinity error for ``a`` if it has one."""
+    if is_bfloat16(a.dtype):
+        a = a.astype(np.float32)  # exact; only on the error path (the kernel flagged a value)
     if a.dtype.kind not in "fc":
         return
     padded = f"{input_name} " if input_name else ""
@@ -228,6 +237,8 @@ def _to_array(x: Any, dtype: np.dtype | None) -> np.ndarray:
             except np.exceptions.ComplexWarning:
                 raise ValueError(f"Complex data not supported\n{x}\n") from None
     arr = np.asarray(x)
+    if is_bfloat16(arr.dtype):
+        return arr  # read natively by the kernels (widened to float32 only when paired unlike)
     kind = arr.dtype.kind
     if kind == "c":
         raise ValueError(f"Complex data not supported\n{arr}\n")
@@ -249,7 +260,7 @@ _KERNEL_FLOATS = (*_NATIVE_FLOATS, np.dtype(np.float16))
 def _for_kernel(arr: np.ndarray) -> np.ndarray:
     """float16/32/64 in native byte order are read in place; anything else through a
     (documented) copy. (A float16 operand paired with a wider one is widened later.)"""
-    if arr.dtype in _KERNEL_FLOATS and arr.dtype.isnative:
+    if (arr.dtype in _KERNEL_FLOATS and arr.dtype.isnative) or is_bfloat16(arr.dtype):
         return arr
     if arr.dtype.kind == "f" and arr.dtype.itemsize <= 4:
         return arr.astype(np.float32)
@@ -341,8 +352,9 @@ def check_reg_targets(
         checked.append(_Checked(weights, w_dtype, "sample_weight"))
 
     kt, kp = checked[0].kernel, checked[1].kernel
-    if (kt.dtype == np.float16) != (kp.dtype == np.float16):  # the kernels read float16 in pairs
-        kt, kp = (k.astype(np.float32) if k.dtype == np.float16 else k for k in (kt, kp))
+    if kt.dtype != kp.dtype and 2 in (kt.dtype.itemsize, kp.dtype.itemsize):
+        # The kernels read float16 and bfloat16 in like pairs; widening either is exact.
+        kt, kp = (k.astype(np.float32) if k.dtype.itemsize == 2 else k for k in (kt, kp))
     yt, yp = (a.reshape(-1, 1) if a.ndim == 1 else a for a in (kt, kp))
 
     def fail_late(exc: Exception) -> Exception:

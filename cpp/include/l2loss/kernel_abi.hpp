@@ -12,11 +12,17 @@
 
 namespace l2loss {
 
-enum class DType : uint8_t { kNone = 0, kFloat32 = 1, kFloat64 = 2, kFloat16 = 3 };
+enum class DType : uint8_t { kNone = 0, kFloat32 = 1, kFloat64 = 2, kFloat16 = 3, kBFloat16 = 4 };
 
 // IEEE binary16 storage (converted to double in the kernels: F16C on x86, bit
 // manipulation in the portable path; the conversion is exact either way).
 struct Half {
+  uint16_t bits;
+};
+
+// bfloat16 storage (ml_dtypes): the top half of a binary32, so widening is a 16-bit shift
+// (exact, NaN and inf included).
+struct BFloat16 {
   uint16_t bits;
 };
 
