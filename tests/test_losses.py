@@ -6,6 +6,7 @@ closed-form ridge gradient and scipy.optimize.check_grad.
 
 from __future__ import annotations
 
+import math
 import warnings
 from fractions import Fraction
 
@@ -284,3 +285,31 @@ class TestTorchModule:
         h = torch.ones(4, dtype=torch.float16)
         assert lt.mse_loss(h, h * 2).dtype == torch.float16
         assert torch.isnan(lt.mse_loss(torch.zeros(0), torch.zeros(0)))
+
+
+# Gradients of 2^22 elements and more are written with non-temporal stores after a scalar
+# head that aligns them (engine.cpp kStreamGradElements); these sizes reach that path.
+STREAM_N = (1 << 22) + 37
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("offset", [0, 1, 3])  # out= views starting 0, 1 or 3 elements into a buffer
+@pytest.mark.parametrize("weighted", [False, True])
+def test_streamed_gradient_matches_numpy_bitwise(isa: str, dtype, offset: int, weighted: bool) -> None:
+    threads = 3
+    rng = np.random.default_rng(offset + 10 * weighted)
+    y = rng.standard_normal(STREAM_N).astype(dtype)
+    p = (y + rng.standard_normal(STREAM_N).astype(dtype)).astype(dtype)
+    w = rng.random(STREAM_N).astype(dtype) if weighted else None
+    buf = np.full(STREAM_N + offset + 5, -7.0, dtype=dtype)
+    out = buf[offset : offset + STREAM_N]
+    loss, g = l2loss.mse_value_and_grad(y, p, sample_weight=w, reduction="sum", out=out, num_threads=threads)
+    assert g is out
+    d = p.astype(np.float64) - y.astype(np.float64)
+    want = 2.0 * (d if w is None else w * d)  # "sum": scale 2, exact doubling of fl(w*d)
+    assert np.array_equal(g, want.astype(dtype))
+    assert (buf[:offset] == -7.0).all() and (buf[offset + STREAM_N :] == -7.0).all()
+    terms = d * d if w is None else w * (d * d)
+    assert bits(loss) == bits(math.fsum(terms))  # fsum: the correctly rounded exact sum
+    mean_loss, _ = l2loss.mse_value_and_grad(y, p, sample_weight=w, out=out, num_threads=threads)
+    assert bits(mean_loss) == bits(l2loss.mean_squared_error(y.astype(np.float64), p.astype(np.float64), sample_weight=w))

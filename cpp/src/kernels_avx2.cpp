@@ -48,6 +48,10 @@ struct V {
   static void store(double* p, reg a) { _mm256_storeu_pd(p, a); }
   static void store_as(double* p, reg a) { _mm256_storeu_pd(p, a); }
   static void store_as(float* p, reg a) { _mm_storeu_ps(p, _mm256_cvtpd_ps(a)); }
+  // Non-temporal stores; p must be aligned to the store width (32 / 16 bytes).
+  static void stream_as(double* p, reg a) { _mm256_stream_pd(p, a); }
+  static void stream_as(float* p, reg a) { _mm_stream_ps(p, _mm256_cvtpd_ps(a)); }
+  static void stream_fence() { _mm_sfence(); }
   static unsigned gt_mask(reg a, reg b) { return static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(a, b, _CMP_GT_OQ))); }
   // See the AVX-512 version: lanes whose square leaves the exact vector path's range.
   static unsigned square_out_of_range(reg s, reg sq) {
@@ -55,6 +59,7 @@ struct V {
     const reg tiny = _mm256_and_pd(nz, _mm256_cmp_pd(sq, _mm256_set1_pd(0x1p-800), _CMP_LT_OQ));
     return static_cast<unsigned>(_mm256_movemask_pd(_mm256_or_pd(tiny, _mm256_cmp_pd(sq, _mm256_set1_pd(0x1p1022), _CMP_NLE_UQ))));
   }
+  static reg merge_nonzero(reg a, reg b) { return _mm256_or_pd(a, b); }  // nonzero iff in a or b
   static bool any_nonzero(reg a, reg b) {  // -0.0 counts as nonzero: harmless (spill skips it)
     const __m256i x = _mm256_castpd_si256(_mm256_or_pd(a, b));
     return !_mm256_testz_si256(x, x);

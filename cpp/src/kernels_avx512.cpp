@@ -48,6 +48,10 @@ struct V {
   static void store(double* p, reg a) { _mm512_storeu_pd(p, a); }
   static void store_as(double* p, reg a) { _mm512_storeu_pd(p, a); }
   static void store_as(float* p, reg a) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(a)); }
+  // Non-temporal stores; p must be aligned to the store width (64 / 32 bytes).
+  static void stream_as(double* p, reg a) { _mm512_stream_pd(p, a); }
+  static void stream_as(float* p, reg a) { _mm256_stream_ps(p, _mm512_cvtpd_ps(a)); }
+  static void stream_fence() { _mm_sfence(); }
   static unsigned gt_mask(reg a, reg b) { return static_cast<unsigned>(_mm512_cmp_pd_mask(a, b, _CMP_GT_OQ)); }
   static unsigned nonfinite_mask(reg a) {  // |a| > DBL_MAX or NaN
     return static_cast<unsigned>(_mm512_cmp_pd_mask(_mm512_abs_pd(a), _mm512_set1_pd(1.7976931348623157e308), _CMP_NLE_UQ));
@@ -59,6 +63,9 @@ struct V {
     const __mmask8 nz = _mm512_cmp_pd_mask(s, _mm512_setzero_pd(), _CMP_NEQ_UQ);
     const __mmask8 tiny = _mm512_mask_cmp_pd_mask(nz, sq, _mm512_set1_pd(0x1p-800), _CMP_LT_OQ);
     return static_cast<unsigned>(tiny | _mm512_cmp_pd_mask(sq, _mm512_set1_pd(0x1p1022), _CMP_NLE_UQ));
+  }
+  static reg merge_nonzero(reg a, reg b) {  // a lane is nonzero iff it is in a or in b
+    return _mm512_castsi512_pd(_mm512_or_si512(_mm512_castpd_si512(a), _mm512_castpd_si512(b)));
   }
   static bool any_nonzero(reg a, reg b) {  // -0.0 counts as nonzero: harmless (spill skips it)
     const __m512i x = _mm512_or_si512(_mm512_castpd_si512(a), _mm512_castpd_si512(b));

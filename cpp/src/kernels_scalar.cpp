@@ -79,6 +79,9 @@ struct V {
       __builtin_memcpy(c + l * sizeof(T), &x, sizeof x);
     }
   }
+  template <class T>
+  static void stream_as(T* p, reg a) { store_as(p, a); }  // no streaming in portable code
+  static void stream_fence() {}
   static unsigned gt_mask(reg a, reg b) {
     unsigned m = 0;
     for (int l = 0; l < 4; ++l) m |= unsigned(a.v[l] > b.v[l]) << l;
@@ -102,6 +105,11 @@ struct V {
       m |= unsigned(!(q <= 0x1p1022) || (s.v[l] != 0.0 && q < 0x1p-800)) << l;
     }
     return m;
+  }
+  static reg merge_nonzero(reg a, reg b) {  // nonzero iff in a or b (NaN counts as nonzero)
+    reg r;
+    for (int l = 0; l < 4; ++l) r.v[l] = (a.v[l] != 0.0 || b.v[l] != 0.0) ? 1.0 : 0.0;
+    return r;
   }
   static bool any_nonzero(reg a, reg b) { return (nonzero_mask(a) | nonzero_mask(b)) != 0; }
 };

@@ -108,6 +108,7 @@ struct KernelConfig {
   bool log1p;          // transform y_true and y_pred with log1p first (MSLE)
   DType grad_dtype;    // kNone, or the dtype of ColumnTask::grad
   double grad_scale;   // grad = grad_scale * fl(w * d), rounded to grad_dtype
+  bool stream_grad;    // write the gradient with non-temporal stores (outputs far beyond cache)
   bool exact;          // kSumSqExact pass
 };
 
