@@ -42,6 +42,12 @@ def sklearn_binding(fast: Callable[[Any, Any, int], Any] | None = None) -> Calla
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if fast is not None and len(args) == 2 and kwargs:
+                # Keywords spelled out at their defaults (sample_weight=None, ...) keep the fast path.
+                plain = {k: v for k, v in kwargs.items() if not (k == "sample_weight" and v is None)
+                         and not (k == "multioutput" and type(v) is str and v == "uniform_average")}
+                if len(plain) < len(kwargs) and plain.keys() <= {"num_threads"}:
+                    return wrapper(*args, **plain)
             if fast is not None and len(args) == 2 and (not kwargs or kwargs.keys() == {"num_threads"}):
                 threads = kwargs.get("num_threads")
                 if threads is None:
