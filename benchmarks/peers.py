@@ -161,7 +161,11 @@ def thread_knobs(families: Sequence[str]) -> dict[str, str]:
         elif family == "numexpr":
             knobs["numexpr"] = "`numexpr.set_num_threads`"
         elif family == "numba":
-            knobs["numba"] = f"`numba.set_num_threads` (threading layer: {module.config.THREADING_LAYER})"
+            try:
+                layer = module.threading_layer()  # known once a parallel function has run
+            except ValueError:
+                layer = module.config.THREADING_LAYER
+            knobs["numba"] = f"`numba.set_num_threads` (threading layer: {layer})"
         elif family == "torch":
             knobs["torch"] = "`torch.set_num_threads` (intra-op pool)"
     return knobs

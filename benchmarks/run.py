@@ -538,6 +538,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     acc = run_accuracy(plan) if "accuracy" in plan.sections else []
     meta["loadavg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    meta["thread_knobs"] = peers.thread_knobs(plan.families)  # numba's threading layer is known now
     meta["wall_s"] = round(time.monotonic() - started, 1)
 
     stem = default_stem(plan.mode)

@@ -207,12 +207,18 @@ def warm_up(cands: Sequence[Candidate], n: int, target_ns: float) -> list[Measur
         m = Measurement(c.key, c.label, c.short, c.group, c.role, c.threads, c.bytes_read)
         if c.prepare is not None:
             c.prepare()
+        start = time.perf_counter_ns()
         result = c.fn(*c.args)
+        first_call = time.perf_counter_ns() - start
         m.value = (c.value_of or as_value)(result)
-        m.number, one_call = _calibrate(c, target_ns)
-        if c.may_skip and n >= SLOW_SKIP_MIN_N and one_call > SLOW_CALL_LIMIT_S * 1e9:
-            m.skipped = f"skipped: one call took {one_call / 1e9:.1f} s (> {SLOW_CALL_LIMIT_S:.0f} s)"
         out.append(m)
+        too_slow = c.may_skip and n >= SLOW_SKIP_MIN_N
+        if too_slow and first_call > SLOW_CALL_LIMIT_S * 1e9:  # skip before paying for a second call
+            m.skipped = f"skipped: one call took {first_call / 1e9:.1f} s (> {SLOW_CALL_LIMIT_S:.0f} s)"
+            continue
+        m.number, one_call = _calibrate(c, target_ns)
+        if too_slow and one_call > SLOW_CALL_LIMIT_S * 1e9:
+            m.skipped = f"skipped: one call took {one_call / 1e9:.1f} s (> {SLOW_CALL_LIMIT_S:.0f} s)"
     return out
 
 
