@@ -152,7 +152,7 @@ def estimate_seconds(plan: Plan, keys: dict[str, list[str]]) -> dict[str, float]
     numba_compiles = (
         len(plan.dtypes) * len(plan.layouts) * len(plan.weightings) if "numba@1" in keys["grid"] else 0
     )
-    est = {"setup": 6.0 + 0.8 * numba_compiles}
+    est = {"setup": 6.0 + 1.5 * numba_compiles}
     quiet_check = 1.0 if plan.timing.wait_quiet > 0 else 0.0  # --wait-quiet samples the load for 1 s per case
     total = 0.0
     sample_s = plan.timing.sample_ns / 1e9
@@ -509,7 +509,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(
         f"estimated wall time on a quiet 2-core machine: {estimate / 60:.1f} min ("
         + ", ".join(f"{k} {v:.0f} s" for k, v in parts.items())
-        + ")"
+        + f"); up to {1 + plan.timing.retry_busy}x that while others keep the machine busy (disturbed "
+        "rounds are re-timed, --retry-busy)"
     )
     if args.dry_run:
         return 0
