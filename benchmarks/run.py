@@ -254,7 +254,8 @@ def run_accuracy(plan: Plan) -> list[accuracy.AccuracyCase]:
                         v = (c.value_of or as_value)(c.fn(*c.args))
                     except Exception as exc:  # noqa: BLE001 - a peer refusing the data is a result too
                         log(f"  {c.label}: {type(exc).__name__}: {exc}")
-                        v = math.nan
+                        v = None
+                    v = math.nan if v is None else v
                     rows.append(
                         accuracy.AccuracyRow(
                             c.key, c.family, c.name, c.threads, v, ref.rel_error(v), ref.correctly_rounded(v)
@@ -277,6 +278,17 @@ def case_dict(c: CaseResult) -> dict[str, Any]:
     return d
 
 
+def _strict(x: Any) -> Any:
+    """NaN/inf (an empty IQR, a failed peer) as null/"inf"/"-inf", so that any JSON parser reads the file."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None if math.isnan(x) else str(x)
+    if isinstance(x, dict):
+        return {k: _strict(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_strict(v) for v in x]
+    return x
+
+
 def write_json(path: Path, meta: dict[str, Any], plan: Plan, results: dict[str, list[Any]]) -> None:
     payload = {
         "meta": meta,
@@ -285,7 +297,7 @@ def write_json(path: Path, meta: dict[str, Any], plan: Plan, results: dict[str, 
         "accuracy": [asdict(a) for a in results["accuracy"]],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    path.write_text(json.dumps(_strict(payload), indent=1, default=str, allow_nan=False) + "\n")
 
 
 def replace_between(path: Path, marks: tuple[str, str], text: str) -> None:
