@@ -52,6 +52,9 @@ struct V {
   static void stream_as(double* p, reg a) { _mm256_stream_pd(p, a); }
   static void stream_as(float* p, reg a) { _mm_stream_ps(p, _mm256_cvtpd_ps(a)); }
   static void stream_fence() { _mm_sfence(); }
+  static unsigned exceeds_mask(reg a, reg b) {  // !(a <= b): a > b, or a is NaN
+    return static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(a, b, _CMP_NLE_UQ)));
+  }
   static unsigned gt_mask(reg a, reg b) { return static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(a, b, _CMP_GT_OQ))); }
   // See the AVX-512 version: lanes whose square leaves the exact vector path's range.
   static unsigned square_out_of_range(reg s, reg sq) {

@@ -52,6 +52,9 @@ struct V {
   static void stream_as(double* p, reg a) { _mm512_stream_pd(p, a); }
   static void stream_as(float* p, reg a) { _mm256_stream_ps(p, _mm512_cvtpd_ps(a)); }
   static void stream_fence() { _mm_sfence(); }
+  static unsigned exceeds_mask(reg a, reg b) {  // !(a <= b): a > b, or a is NaN
+    return static_cast<unsigned>(_mm512_cmp_pd_mask(a, b, _CMP_NLE_UQ));
+  }
   static unsigned gt_mask(reg a, reg b) { return static_cast<unsigned>(_mm512_cmp_pd_mask(a, b, _CMP_GT_OQ)); }
   static unsigned nonfinite_mask(reg a) {  // |a| > DBL_MAX or NaN
     return static_cast<unsigned>(_mm512_cmp_pd_mask(_mm512_abs_pd(a), _mm512_set1_pd(1.7976931348623157e308), _CMP_NLE_UQ));

@@ -82,6 +82,11 @@ struct V {
   template <class T>
   static void stream_as(T* p, reg a) { store_as(p, a); }  // no streaming in portable code
   static void stream_fence() {}
+  static unsigned exceeds_mask(reg a, reg b) {  // !(a <= b): a > b, or a is NaN
+    unsigned m = 0;
+    for (int l = 0; l < 4; ++l) m |= unsigned(!(a.v[l] <= b.v[l])) << l;
+    return m;
+  }
   static unsigned gt_mask(reg a, reg b) {
     unsigned m = 0;
     for (int l = 0; l < 4; ++l) m |= unsigned(a.v[l] > b.v[l]) << l;
