@@ -96,12 +96,17 @@ struct ThreadWork {
         w(block_rows),
         packed(plan == Plan::kPacked ? block_rows * d : 0),
         grad_acc(static_cast<size_t>(d + 1)) {
+    // Cleared rather than value-initialised: an all-zero accumulator would normalise on
+    // its first add, and per-call overhead matters for minibatches.
+    for (auto& a : grad_acc) sacc_clear(a);
+    sacc_clear(sums.loss_acc);
+    sacc_clear(sums.weight_acc);
     sums.grad_fpe0 = fpe0.data();
     sums.grad_fpe1 = fpe1.data();
     sums.grad_acc = grad_acc.data();
   }
   AlignedDoubles fpe0, fpe1, scratch, y, w, packed;
-  std::vector<Superaccumulator> grad_acc;  // value-initialised: empty
+  std::vector<Superaccumulator> grad_acc;
   RidgeSums sums{};
 
   // Adds the expansions' levels to the superaccumulators (exact), as the kernels left them.
@@ -164,7 +169,7 @@ RidgeResult ridge_loss_and_grad(const RidgeRequest& q) {
   std::atomic<int64_t> next{0};
   auto body = [&](int t) {
     // Allocated by the thread that uses it: its own pages, no shared cache lines.
-    auto tw = std::make_unique<ThreadWork>(d, block_rows, plan);
+    auto tw = std::make_unique<ThreadWork>(d, std::min(block_rows, n), plan);
     RidgeBlock blk{};
     blk.x_dtype = q.x_dtype;
     blk.layout = plan == Plan::kColMajor ? RidgeLayout::kColMajor : RidgeLayout::kRowMajor;
@@ -215,17 +220,23 @@ RidgeResult ridge_loss_and_grad(const RidgeRequest& q) {
   body(0);
 #endif
 
-  // Exact merges: the order of the threads does not matter.
-  Superaccumulator loss{}, weight{};
-  std::vector<Superaccumulator> grad(static_cast<size_t>(d + 1));
+  // Exact merges into the first thread's sums: the order of the threads does not matter.
+  ThreadWork* total = nullptr;
   bool nonfinite = false;
   for (const auto& tw : work) {
     if (!tw) continue;
-    sacc_merge(loss, tw->sums.loss_acc);
-    sacc_merge(weight, tw->sums.weight_acc);
-    for (int64_t j = 0; j <= d; ++j) sacc_merge(grad[static_cast<size_t>(j)], tw->grad_acc[static_cast<size_t>(j)]);
     nonfinite = nonfinite || tw->sums.nonfinite;
+    if (!total) {
+      total = tw.get();
+      continue;
+    }
+    sacc_merge(total->sums.loss_acc, tw->sums.loss_acc);
+    sacc_merge(total->sums.weight_acc, tw->sums.weight_acc);
+    for (int64_t j = 0; j <= d; ++j) sacc_merge(total->grad_acc[static_cast<size_t>(j)], tw->grad_acc[static_cast<size_t>(j)]);
   }
+  const Superaccumulator& loss = total->sums.loss_acc;
+  const Superaccumulator& weight = total->sums.weight_acc;
+  const std::vector<Superaccumulator>& grad = total->grad_acc;
   RidgeResult out;
   out.grad.resize(static_cast<size_t>(d));
   const double nan = std::numeric_limits<double>::quiet_NaN();
