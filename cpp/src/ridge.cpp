@@ -91,7 +91,7 @@ struct ThreadWork {
   explicit ThreadWork(int64_t d, int64_t block_rows, Plan plan)
       : fpe0(std::max(round_up8(d), kRidgeWays * d)),
         fpe1(std::max(round_up8(d), kRidgeWays * d)),
-        scratch(plan == Plan::kColMajor ? (kRidgeWays + 1) * round_up8(block_rows) : 0),
+        scratch(plan == Plan::kColMajor ? round_up8(block_rows) : 0),
         y(block_rows),
         w(block_rows),
         packed(plan == Plan::kPacked ? block_rows * d : 0),

@@ -14,6 +14,7 @@ struct V {
   using reg = __m256d;
   static constexpr int kLanes = 4;
   static constexpr int kGradTile = 2;  // 2 x 4 columns: 4 expansion registers of 16
+  static constexpr int kColTile = 1;   // column-major: 8 ways of a row vector in registers
   static reg zero() { return _mm256_setzero_pd(); }
   static reg set1(double x) { return _mm256_set1_pd(x); }
   static reg add(reg a, reg b) { return _mm256_add_pd(a, b); }

@@ -14,6 +14,7 @@ struct V {
   using reg = __m512d;
   static constexpr int kLanes = 8;
   static constexpr int kGradTile = 4;  // 4 x 8 columns: 8 expansion registers of 32
+  static constexpr int kColTile = 2;   // column-major: 2 x 8 ways of row vectors in registers
   static reg zero() { return _mm512_setzero_pd(); }
   static reg set1(double x) { return _mm512_set1_pd(x); }
   static reg add(reg a, reg b) { return _mm512_add_pd(a, b); }

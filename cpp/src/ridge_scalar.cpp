@@ -50,6 +50,7 @@ struct V {
   };
   static constexpr int kLanes = 8;
   static constexpr int kGradTile = 1;
+  static constexpr int kColTile = 1;
   static reg zero() { return set1(0.0); }
   static reg set1(double x) { return reg{{x, x, x, x, x, x, x, x}}; }
 #define L2LOSS_LANEWISE(name, op)                          \

@@ -45,7 +45,7 @@ struct RidgeBlock {
   double intercept;
   const double* y;  // `rows` values widened to double
   const double* w;  // `rows` values widened to double, or nullptr when unweighted
-  double* scratch;  // kColMajor: (kRidgeWays + 1) * round_up(rows, 8) doubles, 64-byte aligned
+  double* scratch;  // kColMajor: round_up(rows, 8) doubles, 64-byte aligned
   // The block this thread processes next (same layout and strides), prefetched while this
   // one is being computed; nullptr when there is none.
   const char* next_x;
