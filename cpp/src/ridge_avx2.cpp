@@ -13,7 +13,7 @@ namespace {
 struct V {
   using reg = __m256d;
   static constexpr int kLanes = 4;
-  static constexpr int kGradTile = 2;  // 2 x 4 columns: 4 expansion registers of 16
+  static constexpr int kGradTile = 4;  // 4 x 4 columns: 8 expansion registers of 16 (measured ~3% faster than 2)
   static constexpr int kColTile = 1;   // column-major: 8 ways of a row vector in registers
   static reg zero() { return _mm256_setzero_pd(); }
   static reg set1(double x) { return _mm256_set1_pd(x); }

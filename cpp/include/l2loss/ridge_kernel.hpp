@@ -46,8 +46,8 @@ struct RidgeBlock {
   const double* y;  // `rows` values widened to double
   const double* w;  // `rows` values widened to double, or nullptr when unweighted
   double* scratch;  // kColMajor: round_up(rows, 8) doubles, 64-byte aligned
-  // The block this thread processes next (same layout and strides), prefetched while this
-  // one is being computed; nullptr when there is none.
+  // The block this thread processes next (same layout and strides; nullptr when there is
+  // none): row-major kernels prefetch its first rows while finishing this one.
   const char* next_x;
   int64_t next_rows;
 };
