@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 from conftest import THREAD_COUNTS, bits, exact_sum, terms_sq
 
-from l2loss import _core
-
 import l2loss
+from l2loss import _core
 
 X4 = np.array([2.5, 0.0, 2.0, 8.0])
 Y4 = np.array([3.0, -0.5, 2.0, 7.0])
@@ -285,7 +284,8 @@ def ridge_layouts(X: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def same_bits(a, b) -> bool:
-    return bits(a[0]) == bits(b[0]) and bits(a[1]) == bits(b[1]) and a[2].tobytes() == b[2].tobytes() and bits(a[3]) == bits(b[3])
+    same_scalars = all(bits(a[k]) == bits(b[k]) for k in (0, 1, 3))
+    return same_scalars and a[2].tobytes() == b[2].tobytes()
 
 
 # Shapes hitting the kernels' tails: rows mod 8 (AVX-512/scalar groups) and mod 4 (AVX2),
@@ -367,7 +367,8 @@ class TestRidgeKernels:
                     for name, Xv in ridge_layouts(X32.astype(dtype)).items():
                         for threads in THREAD_COUNTS:
                             yv = y32 if dtype == np.float32 else y32.astype(np.float64)
-                            results[isa_name, dtype.__name__, name, threads] = _core.ridge_sums(Xv, yv, w, coef, 0.5, threads)
+                            key = (isa_name, dtype.__name__, name, threads)
+                            results[key] = _core.ridge_sums(Xv, yv, w, coef, 0.5, threads)
         finally:
             _core.set_isa(previous)
         expected = ridge_reference(X32, y32, coef, 0.5, w)
@@ -382,7 +383,8 @@ class TestRidgeKernels:
             for isa_name in _core.supported_isas():
                 _core.set_isa(isa_name)
                 for Xv in (X, np.asfortranarray(X), X[::-1][::-1]):
-                    loss, g, gb = l2loss.ridge_loss_and_grad(Xv, y, c, alpha=0.1, intercept=b, sample_weight=w)
+                    loss, g, gb = l2loss.ridge_loss_and_grad(Xv, y, c, alpha=0.1, intercept=b,
+                                                             sample_weight=w)
                     got.append((bits(loss), g.tobytes(), bits(gb)))
         finally:
             _core.set_isa(previous)
@@ -392,10 +394,12 @@ class TestRidgeKernels:
     def test_nonfinite_gives_nan(self, isa: str, case: str) -> None:
         rng = np.random.default_rng(13)
         n, d = 301, 10
-        X, y, w, coef = rng.standard_normal((n, d)), rng.standard_normal(n), np.ones(n), rng.standard_normal(d)
-        {"nan_x": lambda: X.__setitem__((150, 3), np.nan), "inf_x": lambda: X.__setitem__((7, 9), np.inf),
-         "nan_y": lambda: y.__setitem__(300, np.nan), "inf_weight": lambda: w.__setitem__(0, np.inf),
-         "nan_weight": lambda: w.__setitem__(64, np.nan), "overflow": lambda: X.__setitem__((20, 0), 1e300)}[case]()
+        X, y, w = rng.standard_normal((n, d)), rng.standard_normal(n), np.ones(n)
+        coef = rng.standard_normal(d)
+        target, index, value = {"nan_x": (X, (150, 3), np.nan), "inf_x": (X, (7, 9), np.inf),
+                                "nan_y": (y, 300, np.nan), "inf_weight": (w, 0, np.inf),
+                                "nan_weight": (w, 64, np.nan), "overflow": (X, (20, 0), 1e300)}[case]
+        target[index] = value
         for Xv in (X, np.asfortranarray(X)):
             for threads in (1, 2):
                 loss, g, gb = l2loss.ridge_loss_and_grad(Xv, y, coef, sample_weight=w, num_threads=threads)
