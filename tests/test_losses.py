@@ -390,6 +390,25 @@ class TestRidgeKernels:
             _core.set_isa(previous)
         assert all(x == got[0] for x in got)
 
+    @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+    def test_misaligned_views(self, isa: str, dtype) -> None:
+        # np.frombuffer at an odd offset: every element misaligned, every path must cope.
+        rng = np.random.default_rng(16)
+        n, d = 203, 13
+
+        def misaligned(a: np.ndarray) -> np.ndarray:
+            raw = np.zeros(a.nbytes + 1, dtype=np.uint8)
+            v = np.frombuffer(raw.data, dtype=a.dtype, count=a.size, offset=1).reshape(a.shape)
+            v[...] = a
+            return v
+
+        X = rng.standard_normal((n, d)).astype(dtype)
+        y, w, coef = rng.standard_normal(n), rng.uniform(0.5, 2.0, n), rng.standard_normal(d)
+        expected = ridge_reference(X, y, coef, 0.5, w)
+        for Xv in (misaligned(X), misaligned(np.ascontiguousarray(X.T)).T):  # C and F order
+            assert Xv.ctypes.data % Xv.itemsize != 0 and (Xv.flags.c_contiguous or Xv.flags.f_contiguous)
+            assert same_bits(_core.ridge_sums(Xv, misaligned(y), misaligned(w), coef, 0.5, 2), expected)
+
     @pytest.mark.parametrize("case", ["nan_x", "inf_x", "nan_y", "inf_weight", "nan_weight", "overflow"])
     def test_nonfinite_gives_nan(self, isa: str, case: str) -> None:
         rng = np.random.default_rng(13)
