@@ -424,6 +424,17 @@ class TestRidgeKernels:
                 loss, g, gb = l2loss.ridge_loss_and_grad(Xv, y, coef, sample_weight=w, num_threads=threads)
                 assert np.isnan(loss) and np.all(np.isnan(g)) and np.isnan(gb), (case, loss, g, gb)
 
+    def test_engine_rejects_float16_buffers(self) -> None:
+        # The public function widens float16 first; the engine must not misread them.
+        X, y, c = np.ones((4, 2)), np.ones(4), np.zeros(2)
+        for args in ((X.astype(np.float16), y, None), (X, y.astype(np.float16), None),
+                     (X, y, y.astype(np.float16))):
+            with pytest.raises(ValueError, match="float32 or float64"):
+                _core.ridge_sums(args[0], args[1], args[2], c, 0.0, 1)
+        loss, g, gb = l2loss.ridge_loss_and_grad(X.astype(np.float16), y.astype(np.float16), c,
+                                                 sample_weight=y.astype(np.float16))
+        assert (loss, gb) == (1.0, -2.0) and np.array_equal(g, [-2.0, -2.0])
+
     def test_gradient_is_exact_near_the_optimum(self) -> None:
         # At the least-squares solution the gradient's terms cancel to ~1e-16 of their
         # size; summed exactly, it is still the correctly rounded sum of the terms (a

@@ -146,6 +146,11 @@ RidgeResult ridge_loss_and_grad(const RidgeRequest& q) {
   if (q.n_rows < 0 || q.n_features < 0 || (q.n_rows > 0 && (!q.x || !q.y)) || (q.n_features > 0 && !q.coef)) {
     throw std::invalid_argument("l2loss: bad ridge request");
   }
+  // float32/float64 only (the Python layer widens float16 before calling).
+  const auto narrow = [](DType t) { return t != DType::kFloat32 && t != DType::kFloat64; };
+  if (narrow(q.x_dtype) || narrow(q.y_dtype) || (q.weight && narrow(q.weight_dtype))) {
+    throw std::invalid_argument("l2loss: ridge inputs must be float32 or float64");
+  }
   const int64_t n = q.n_rows, d = q.n_features;
   const int64_t isz = q.x_dtype == DType::kFloat32 ? 4 : 8;
   const bool row_ok = d <= 1 || q.x_col_stride == isz;
