@@ -35,8 +35,10 @@ constexpr int64_t kMaxBlockRows = 4096;
 
 int64_t round_up8(int64_t v) { return (v + 7) / 8 * 8; }
 
-int64_t block_rows_for(int64_t elems, int64_t d) {
-  return std::clamp<int64_t>(elems / std::max<int64_t>(d, 1) / 8 * 8, 8, kMaxBlockRows);
+// Column-major blocks keep at least 64 rows, so that each column segment read is at
+// least 512 bytes (float64) however wide X is.
+int64_t block_rows_for(int64_t elems, int64_t d, int64_t min_rows) {
+  return std::clamp<int64_t>(elems / std::max<int64_t>(d, 1) / 8 * 8, min_rows, kMaxBlockRows);
 }
 
 // A zeroed array of doubles aligned to 64 bytes (the kernels' expansion registers are
@@ -156,8 +158,10 @@ RidgeResult ridge_loss_and_grad(const RidgeRequest& q) {
   const bool row_ok = d <= 1 || q.x_col_stride == isz;
   const bool col_ok = n <= 1 || q.x_row_stride == isz;
   const Plan plan = col_ok && (!row_ok || d <= 1) ? Plan::kColMajor : row_ok ? Plan::kRowMajor : Plan::kPacked;
-  const int64_t block_rows = block_rows_for(
-      plan == Plan::kRowMajor ? kRowMajorBlockElems : plan == Plan::kColMajor ? kColMajorBlockElems : kPackedBlockElems, d);
+  const int64_t block_rows =
+      plan == Plan::kRowMajor   ? block_rows_for(kRowMajorBlockElems, d, 8)
+      : plan == Plan::kColMajor ? block_rows_for(kColMajorBlockElems, d, 64)
+                                : block_rows_for(kPackedBlockElems, d, 8);
   const int64_t n_blocks = (n + block_rows - 1) / block_rows;
   const RidgeKernel kernel = kernel_for(active_isa());
 
