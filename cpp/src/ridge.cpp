@@ -25,18 +25,15 @@
 namespace l2loss {
 namespace {
 
-// Rows per kernel call (and per scheduling step): about this many elements of X, so a
-// block stays in L2 while the column-major kernel reads it a second time, and the
-// atomic counter is touched every ~100 KB or more.
-constexpr int64_t kRowMajorBlockElems = int64_t{1} << 15;
-constexpr int64_t kColMajorBlockElems = int64_t{1} << 14;
+// Rows per kernel call (and per scheduling step): about this many elements of X, so the
+// shared atomic counter is touched every ~10 us of work (the kernels cut their blocks
+// into L1-sized sub-blocks themselves); packed blocks are copied, so a little smaller.
+constexpr int64_t kBlockElems = int64_t{1} << 15;
 constexpr int64_t kPackedBlockElems = int64_t{1} << 13;
 constexpr int64_t kMaxBlockRows = 4096;
 
 int64_t round_up8(int64_t v) { return (v + 7) / 8 * 8; }
 
-// Column-major blocks keep at least 64 rows, so that each column segment read is at
-// least 512 bytes (float64) however wide X is.
 int64_t block_rows_for(int64_t elems, int64_t d, int64_t min_rows) {
   return std::clamp<int64_t>(elems / std::max<int64_t>(d, 1) / 8 * 8, min_rows, kMaxBlockRows);
 }
@@ -93,7 +90,6 @@ struct ThreadWork {
   explicit ThreadWork(int64_t d, int64_t block_rows, Plan plan)
       : fpe0(std::max(round_up8(d), kRidgeWays * d)),
         fpe1(std::max(round_up8(d), kRidgeWays * d)),
-        scratch(plan == Plan::kColMajor ? round_up8(block_rows) : 0),
         y(block_rows),
         w(block_rows),
         packed(plan == Plan::kPacked ? block_rows * d : 0),
@@ -107,7 +103,7 @@ struct ThreadWork {
     sums.grad_fpe1 = fpe1.data();
     sums.grad_acc = grad_acc.data();
   }
-  AlignedDoubles fpe0, fpe1, scratch, y, w, packed;
+  AlignedDoubles fpe0, fpe1, y, w, packed;
   std::vector<Superaccumulator> grad_acc;
   RidgeSums sums{};
 
@@ -158,10 +154,10 @@ RidgeResult ridge_loss_and_grad(const RidgeRequest& q) {
   const bool row_ok = d <= 1 || q.x_col_stride == isz;
   const bool col_ok = n <= 1 || q.x_row_stride == isz;
   const Plan plan = col_ok && (!row_ok || d <= 1) ? Plan::kColMajor : row_ok ? Plan::kRowMajor : Plan::kPacked;
+  // (At least 64 rows, so column-major X is read in >= 512-byte column segments; packed
+  // blocks are copies, so they may be as small as 8 rows when X is very wide.)
   const int64_t block_rows =
-      plan == Plan::kRowMajor   ? block_rows_for(kRowMajorBlockElems, d, 8)
-      : plan == Plan::kColMajor ? block_rows_for(kColMajorBlockElems, d, 64)
-                                : block_rows_for(kPackedBlockElems, d, 8);
+      plan == Plan::kPacked ? block_rows_for(kPackedBlockElems, d, 8) : block_rows_for(kBlockElems, d, 64);
   const int64_t n_blocks = (n + block_rows - 1) / block_rows;
   const RidgeKernel kernel = kernel_for(active_isa());
 
@@ -187,7 +183,6 @@ RidgeResult ridge_loss_and_grad(const RidgeRequest& q) {
     blk.x_col_stride = q.x_col_stride;
     blk.coef = coef.data();
     blk.intercept = q.intercept;
-    blk.scratch = tw->scratch.data();
     // Blocks are claimed one ahead, so the kernel can prefetch the next one.
     auto claim = [&] { return next.fetch_add(1, std::memory_order_relaxed); };
     for (int64_t b = claim(), nb; b < n_blocks; b = nb) {

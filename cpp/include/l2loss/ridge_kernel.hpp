@@ -45,7 +45,6 @@ struct RidgeBlock {
   double intercept;
   const double* y;  // `rows` values widened to double
   const double* w;  // `rows` values widened to double, or nullptr when unweighted
-  double* scratch;  // kColMajor: round_up(rows, 8) doubles, 64-byte aligned
   // The block this thread processes next (same layout and strides; nullptr when there is
   // none): row-major kernels prefetch its first rows while finishing this one.
   const char* next_x;
