@@ -15,6 +15,7 @@ import pytest
 from conftest import THREAD_COUNTS, bits, exact_sum, terms_sq
 
 import l2loss
+from l2loss import _core
 
 X4 = np.array([2.5, 0.0, 2.0, 8.0])
 Y4 = np.array([3.0, -0.5, 2.0, 7.0])
@@ -200,7 +201,7 @@ def problem():
 
 
 class TestRidge:
-    def test_matches_closed_form(self, problem) -> None:
+    def test_matches_closed_form(self, isa: str, problem) -> None:
         X, y, w, c, b = problem
         alpha = 0.1
         loss, g, gb = l2loss.ridge_loss_and_grad(X, y, c, alpha=alpha, intercept=b, sample_weight=w)
@@ -210,7 +211,7 @@ class TestRidge:
         np.testing.assert_allclose(g, 2 / W * X.T @ (w * r) + 2 * alpha * c, rtol=1e-12)
         assert gb == pytest.approx(2 / W * (w * r).sum(), rel=1e-12)
 
-    def test_check_grad(self, problem) -> None:
+    def test_check_grad(self, isa: str, problem) -> None:
         scipy_optimize = pytest.importorskip("scipy.optimize")
         X, y, w, c, b = problem
         f = lambda v: l2loss.ridge_loss_and_grad(X, y, v[:-1], alpha=0.3, intercept=v[-1], sample_weight=w)[0]  # noqa: E731
@@ -222,7 +223,7 @@ class TestRidge:
         v0 = np.append(c, b)
         assert scipy_optimize.check_grad(f, fprime, v0) < 1e-6 * np.linalg.norm(fprime(v0))
 
-    def test_same_bits_for_layout_dtype_and_threads(self, problem) -> None:
+    def test_same_bits_for_layout_dtype_and_threads(self, isa: str, problem) -> None:
         X, y, w, c, b = problem
         ref = l2loss.ridge_loss_and_grad(X, y, c, intercept=b, sample_weight=w, num_threads=1)
         for t in THREAD_COUNTS:
@@ -244,6 +245,207 @@ class TestRidge:
             l2loss.ridge_loss_and_grad(X, y[:-1], c)
         with pytest.raises(ValueError, match="2-D"):
             l2loss.ridge_loss_and_grad(X[:, 0], y, c[:1])
+
+
+def ridge_reference(X, y, coef, b, w=None):
+    """The ridge engine's documented arithmetic, written independently with NumPy
+    elementwise IEEE operations and exact Python sums (math.fsum is correctly rounded,
+    Fraction exact). Returns (sum(w r^2)/W, W, G, G_b) like _core.ridge_sums."""
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    prods = X * np.asarray(coef, dtype=np.float64)  # fl(x_ij * c_j)
+    ways = [np.zeros(n) for _ in range(8)]
+    for j in range(d):  # way k: columns j = k (mod 8), in increasing j, from +0.0
+        ways[j % 8] = ways[j % 8] + prods[:, j]
+    dot = ((ways[0] + ways[1]) + (ways[2] + ways[3])) + ((ways[4] + ways[5]) + (ways[6] + ways[7]))
+    r = (dot + b) - np.asarray(y, dtype=np.float64)
+    if w is None:
+        loss_terms, wr, W = r * r, r, Fraction(n)
+    else:
+        w = np.asarray(w, dtype=np.float64)
+        loss_terms, wr, W = w * (r * r), w * r, exact_sum(w.tolist())
+    loss = float(exact_sum(loss_terms.tolist()) / W)
+    G = np.array([math.fsum((wr * X[:, j]).tolist()) for j in range(d)])
+    return loss, float(W), G, math.fsum(wr.tolist())
+
+
+def ridge_layouts(X: np.ndarray) -> dict[str, np.ndarray]:
+    """The same matrix in every memory layout the engine distinguishes."""
+    n, d = X.shape
+    big = np.zeros((2 * n + 1, 2 * d + 1), dtype=X.dtype)
+    negative = big[::-2, ::-2][:n, :d]  # negative strides in both axes: packed path
+    negative[...] = X
+    rows_strided = np.zeros((2 * n, d), dtype=X.dtype)[::2]  # C rows, every other one
+    rows_strided[...] = X
+    cols_strided = np.zeros((n, 2 * d), dtype=X.dtype, order="F")[:, ::2]  # F columns, every other one
+    cols_strided[...] = X
+    return {"C": X, "F": np.asfortranarray(X), "negative": negative, "rows_strided": rows_strided,
+            "cols_strided": cols_strided}
+
+
+def same_bits(a, b) -> bool:
+    same_scalars = all(bits(a[k]) == bits(b[k]) for k in (0, 1, 3))
+    return same_scalars and a[2].tobytes() == b[2].tobytes()
+
+
+# Shapes hitting the kernels' tails: rows mod 8 (AVX-512/scalar groups) and mod 4 (AVX2),
+# columns mod 8 (the dot product's ways, AVX-512 column chunks) and mod 4 (AVX2 chunks),
+# gradient tiles of 32 columns, sub-blocks of 64 rows and blocks of ~1000 rows.
+RIDGE_SHAPES = [(1, 1), (2, 5), (7, 3), (8, 8), (9, 9), (17, 15), (31, 16), (33, 17), (65, 4), (130, 31),
+                (1023, 32), (1025, 33), (300, 70), (64, 0)]
+
+
+class TestRidgeKernels:
+    @pytest.mark.parametrize("shape", RIDGE_SHAPES, ids=str)
+    @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+    @pytest.mark.parametrize("weighted", [False, True])
+    def test_exact_oracle_every_path(self, isa: str, shape, dtype, weighted: bool) -> None:
+        rng = np.random.default_rng(shape[0] * 1000 + shape[1])
+        n, d = shape
+        X = (rng.standard_normal(shape) * 10.0 ** rng.uniform(-3, 3, shape)).astype(dtype)
+        y = rng.standard_normal(n) * 100
+        coef = rng.standard_normal(d)
+        w = None
+        if weighted:
+            w = rng.uniform(0.0, 3.0, n)
+            w[1::5] = 0.0
+        expected = ridge_reference(X, y, coef, 0.25, w)
+        for name, Xv in ridge_layouts(X).items():
+            for threads in (1, 3):
+                got = _core.ridge_sums(Xv, y, w, coef, 0.25, threads)
+                assert same_bits(got, expected), f"{isa} {name} threads={threads}: {got} != {expected}"
+
+    def test_wide_dynamic_range_and_subnormals(self, isa: str) -> None:
+        # Terms spanning ~400 decades make the expansions spill into the superaccumulator
+        # often; products down to the subnormal range must still be summed exactly.
+        rng = np.random.default_rng(11)
+        n, d = 2003, 19
+        X = rng.standard_normal((n, d)) * 10.0 ** rng.uniform(-150, 100, (n, d))
+        X[:50] *= 1e-150  # products ~1e-300 .. subnormal
+        y = rng.standard_normal(n) * 10.0 ** rng.uniform(-150, 100, n)
+        coef = rng.standard_normal(d) * 10.0 ** rng.uniform(-5, 5, d)
+        w = rng.uniform(0.0, 1.0, n) * 10.0 ** rng.uniform(-100, 0, n)
+        for weights in (None, w):
+            expected = ridge_reference(X, y, coef, -1e-3, weights)
+            for Xv in (X, np.asfortranarray(X)):
+                for threads in (1, 2):
+                    assert same_bits(_core.ridge_sums(Xv, y, weights, coef, -1e-3, threads), expected)
+
+    def test_spilled_residuals_are_kept(self, isa: str) -> None:
+        # A term of 1e100 in row 0, cancelled exactly in row 992 (same lane: rows mod 8,
+        # or the same column), with terms down to 1e-30 in between: while the 1e100 sits
+        # in an expansion, the small terms' bits only survive through the spills into the
+        # superaccumulator, and after the cancellation they are the whole result.
+        rng = np.random.default_rng(15)
+        n, d = 1000, 9
+        r = rng.standard_normal(n) * 10.0 ** rng.uniform(-30, 0, n)
+        r[0], r[992] = 1e100, -1e100
+        X = rng.standard_normal((n, d)) * 10.0 ** rng.uniform(-30, 0, (n, d))
+        X[0], X[992] = 1.0, 1.0
+        y = -r  # coef = 0 and b = 0: the residuals are exactly r
+        coef = np.zeros(d)
+        expected = ridge_reference(X, y, coef, 0.0)
+        assert abs(expected[3]) < 1e3 and np.all(np.abs(expected[2]) < 1e3)  # the 1e100s cancelled
+        for Xv in (X, np.asfortranarray(X)):
+            assert same_bits(_core.ridge_sums(Xv, y, None, coef, 0.0, 1), expected)
+
+    @pytest.mark.parametrize("weighted", [False, True])
+    def test_same_bits_for_every_isa_thread_count_layout_and_dtype(self, weighted: bool) -> None:
+        # Large enough for 7 threads and ~20 blocks of rows per call.
+        rng = np.random.default_rng(12)
+        n, d = 20011, 33
+        X32 = rng.standard_normal((n, d)).astype(np.float32)
+        y32 = rng.standard_normal(n).astype(np.float32)
+        w = rng.uniform(0.5, 2.0, n) if weighted else None
+        coef = rng.standard_normal(d)
+        previous = _core.get_isa()
+        results = {}
+        try:
+            for isa_name in _core.supported_isas():
+                _core.set_isa(isa_name)
+                for dtype in (np.float32, np.float64):  # float32 widens exactly: same bits
+                    for name, Xv in ridge_layouts(X32.astype(dtype)).items():
+                        for threads in THREAD_COUNTS:
+                            yv = y32 if dtype == np.float32 else y32.astype(np.float64)
+                            key = (isa_name, dtype.__name__, name, threads)
+                            results[key] = _core.ridge_sums(Xv, yv, w, coef, 0.5, threads)
+        finally:
+            _core.set_isa(previous)
+        expected = ridge_reference(X32, y32, coef, 0.5, w)
+        for key, got in results.items():
+            assert same_bits(got, expected), key
+
+    def test_public_api_same_bits_for_every_isa(self, problem) -> None:
+        X, y, w, c, b = problem
+        previous = _core.get_isa()
+        try:
+            got = []
+            for isa_name in _core.supported_isas():
+                _core.set_isa(isa_name)
+                for Xv in (X, np.asfortranarray(X), X[::-1][::-1]):
+                    loss, g, gb = l2loss.ridge_loss_and_grad(Xv, y, c, alpha=0.1, intercept=b,
+                                                             sample_weight=w)
+                    got.append((bits(loss), g.tobytes(), bits(gb)))
+        finally:
+            _core.set_isa(previous)
+        assert all(x == got[0] for x in got)
+
+    @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+    def test_misaligned_views(self, isa: str, dtype) -> None:
+        # np.frombuffer at an odd offset: every element misaligned, every path must cope.
+        rng = np.random.default_rng(16)
+        n, d = 203, 13
+
+        def misaligned(a: np.ndarray) -> np.ndarray:
+            raw = np.zeros(a.nbytes + 1, dtype=np.uint8)
+            v = np.frombuffer(raw.data, dtype=a.dtype, count=a.size, offset=1).reshape(a.shape)
+            v[...] = a
+            return v
+
+        X = rng.standard_normal((n, d)).astype(dtype)
+        y, w, coef = rng.standard_normal(n), rng.uniform(0.5, 2.0, n), rng.standard_normal(d)
+        expected = ridge_reference(X, y, coef, 0.5, w)
+        for Xv in (misaligned(X), misaligned(np.ascontiguousarray(X.T)).T):  # C and F order
+            assert Xv.ctypes.data % Xv.itemsize != 0 and (Xv.flags.c_contiguous or Xv.flags.f_contiguous)
+            assert same_bits(_core.ridge_sums(Xv, misaligned(y), misaligned(w), coef, 0.5, 2), expected)
+
+    @pytest.mark.parametrize("case", ["nan_x", "inf_x", "nan_y", "inf_weight", "nan_weight", "overflow"])
+    def test_nonfinite_gives_nan(self, isa: str, case: str) -> None:
+        rng = np.random.default_rng(13)
+        n, d = 301, 10
+        X, y, w = rng.standard_normal((n, d)), rng.standard_normal(n), np.ones(n)
+        coef = rng.standard_normal(d)
+        target, index, value = {"nan_x": (X, (150, 3), np.nan), "inf_x": (X, (7, 9), np.inf),
+                                "nan_y": (y, 300, np.nan), "inf_weight": (w, 0, np.inf),
+                                "nan_weight": (w, 64, np.nan), "overflow": (X, (20, 0), 1e300)}[case]
+        target[index] = value
+        for Xv in (X, np.asfortranarray(X)):
+            for threads in (1, 2):
+                loss, g, gb = l2loss.ridge_loss_and_grad(Xv, y, coef, sample_weight=w, num_threads=threads)
+                assert np.isnan(loss) and np.all(np.isnan(g)) and np.isnan(gb), (case, loss, g, gb)
+
+    def test_engine_rejects_float16_buffers(self) -> None:
+        # The public function widens float16 first; the engine must not misread them.
+        X, y, c = np.ones((4, 2)), np.ones(4), np.zeros(2)
+        for args in ((X.astype(np.float16), y, None), (X, y.astype(np.float16), None),
+                     (X, y, y.astype(np.float16))):
+            with pytest.raises(ValueError, match="float32 or float64"):
+                _core.ridge_sums(args[0], args[1], args[2], c, 0.0, 1)
+        loss, g, gb = l2loss.ridge_loss_and_grad(X.astype(np.float16), y.astype(np.float16), c,
+                                                 sample_weight=y.astype(np.float16))
+        assert (loss, gb) == (1.0, -2.0) and np.array_equal(g, [-2.0, -2.0])
+
+    def test_gradient_is_exact_near_the_optimum(self) -> None:
+        # At the least-squares solution the gradient's terms cancel to ~1e-16 of their
+        # size; summed exactly, it is still the correctly rounded sum of the terms (a
+        # blocked double sum would be off by many ulps of the tiny result).
+        rng = np.random.default_rng(14)
+        X = rng.standard_normal((4000, 6))
+        y = X @ rng.standard_normal(6) + rng.standard_normal(4000)
+        coef = np.linalg.lstsq(X, y, rcond=None)[0]
+        _, _, G, Gb = _core.ridge_sums(X, y, None, coef, 0.0, 2)
+        assert np.array_equal(G, ridge_reference(X, y, coef, 0.0)[2])
+        assert np.max(np.abs(G)) < 1e-9 * np.abs(X).sum()
 
 
 class TestTorchModule:

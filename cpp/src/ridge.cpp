@@ -1,17 +1,22 @@
-// Ridge loss and gradient: one pass over X, deterministic for any thread count/layout.
+// Ridge loss and gradient: the threading driver. One pass over X; the bits depend on
+// neither the thread count, the ISA, nor the memory layout of X (see ridge_kernel.hpp
+// for the per-row arithmetic and ridge_body.inc for the kernels).
 #include "l2loss/ridge.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <stdexcept>
-#include <type_traits>
+#include <vector>
 
+#include "l2loss/dispatch.hpp"
 #include "l2loss/engine.hpp"
 #include "l2loss/exact.hpp"
+#include "l2loss/ridge_kernel.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -20,11 +25,33 @@
 namespace l2loss {
 namespace {
 
-// Fixed global row blocks: partials depend only on the rows of a block, never on threads.
-constexpr int64_t kBlockRows = 256;
-constexpr int kWays = 4;  // interleaving of every reduction inside a block (ILP)
+// Rows per kernel call (and per scheduling step): about this many elements of X, so the
+// shared atomic counter is touched every ~10 us of work (the kernels cut their blocks
+// into L1-sized sub-blocks themselves); packed blocks are copied, so a little smaller.
+constexpr int64_t kBlockElems = int64_t{1} << 15;
+constexpr int64_t kPackedBlockElems = int64_t{1} << 13;
+constexpr int64_t kMaxBlockRows = 4096;
 
-struct NoW {};
+int64_t round_up8(int64_t v) { return (v + 7) / 8 * 8; }
+
+int64_t block_rows_for(int64_t elems, int64_t d, int64_t min_rows) {
+  return std::clamp<int64_t>(elems / std::max<int64_t>(d, 1) / 8 * 8, min_rows, kMaxBlockRows);
+}
+
+// A zeroed array of doubles aligned to 64 bytes (the kernels' expansion registers are
+// loaded and stored whole).
+class AlignedDoubles {
+ public:
+  explicit AlignedDoubles(int64_t n) : raw_(static_cast<size_t>(std::max<int64_t>(n, 0) + 8), 0.0) {
+    const auto a = reinterpret_cast<uintptr_t>(raw_.data());
+    data_ = raw_.data() + ((64 - a % 64) % 64) / sizeof(double);
+  }
+  double* data() { return data_; }
+
+ private:
+  std::vector<double> raw_;
+  double* data_;
+};
 
 template <class T>
 inline double ld(const char* p) {
@@ -33,133 +60,158 @@ inline double ld(const char* p) {
   return static_cast<double>(v);
 }
 
-// Scalar two-level floating-point expansion spilling into a superaccumulator: an exact
-// running sum at a few flops per term.
-struct ExactScalarSum {
-  double a0 = 0.0, a1 = 0.0;
-  Superaccumulator acc{};
-  bool nonfinite = false;
-  void add(double x) {
-    const double s = a0 + x, bb = s - a0, e = (a0 - (s - bb)) + (x - bb);
-    a0 = s;
-    const double t = a1 + e, cc = t - a1, r = (a1 - (t - cc)) + (e - cc);
-    a1 = t;
-    if (r != 0.0) put(r);
-  }
-  void put(double v) {
-    if (std::isfinite(v)) {
-      scalar::sacc_add_double(acc, v);
-    } else {
-      nonfinite = true;
-    }
-  }
-  void flush() {
-    put(a0);
-    put(a1);
-    a0 = a1 = 0.0;
-  }
-};
-
-struct ThreadSums {
-  ExactScalarSum loss, weight;
-  std::vector<Superaccumulator> grad;  // n_features + 1 (last: intercept)
-  bool nonfinite = false;
-};
-
-template <class TX, class TY, class TW>
-void ridge_block(const RidgeRequest& q, int64_t r0, int64_t rows, ThreadSums& ts, double* r, double* wr,
-                 double* part) {
-  constexpr bool kW = !std::is_same_v<TW, NoW>;
-  const int64_t d = q.n_features;
-  const bool c_order = q.x_col_stride == static_cast<int64_t>(sizeof(TX));
-  const char* xb = q.x + r0 * q.x_row_stride;
-  // Residuals: s_k = sum over j = k (mod 4) of x_ij * c_j in increasing j, then
-  // ((s0 + s1) + (s2 + s3)) + b - y. Same operations, same order, for either layout.
-  if (c_order) {
-    for (int64_t i = 0; i < rows; ++i) {
-      const char* xi = xb + i * q.x_row_stride;
-      double s[kWays] = {0.0, 0.0, 0.0, 0.0};
-      for (int64_t j = 0; j < d; ++j) s[j % kWays] += ld<TX>(xi + j * sizeof(TX)) * q.coef[j];
-      r[i] = ((s[0] + s[1]) + (s[2] + s[3])) + q.intercept;
-    }
+// rows values at p (byte stride) widened to double: a view when already contiguous
+// float64, else a copy into buf.
+const double* widen(const char* p, int64_t stride, DType t, int64_t rows, double* buf) {
+  if (t == DType::kFloat64 && stride == 8) return reinterpret_cast<const double*>(p);
+  if (t == DType::kFloat32) {
+    for (int64_t i = 0; i < rows; ++i) buf[i] = ld<float>(p + i * stride);
   } else {
-    double* s = part;  // rows x 4 scratch
-    std::fill(s, s + rows * kWays, 0.0);
-    for (int64_t j = 0; j < d; ++j) {
-      const char* xj = xb + j * q.x_col_stride;
-      const double c = q.coef[j];
-      double* sj = s + (j % kWays);
-      for (int64_t i = 0; i < rows; ++i) sj[i * kWays] += ld<TX>(xj + i * q.x_row_stride) * c;
-    }
-    for (int64_t i = 0; i < rows; ++i) {
-      const double* si = s + i * kWays;
-      r[i] = ((si[0] + si[1]) + (si[2] + si[3])) + q.intercept;
-    }
+    for (int64_t i = 0; i < rows; ++i) buf[i] = ld<double>(p + i * stride);
   }
-  for (int64_t i = 0; i < rows; ++i) {
-    const int64_t row = r0 + i;
-    r[i] -= ld<TY>(q.y + row * q.y_stride);
-    double w = 1.0;
-    if constexpr (kW) {
-      w = ld<TW>(q.weight + row * q.weight_stride);
-      ts.weight.add(w);
-    }
-    ts.loss.add(kW ? w * (r[i] * r[i]) : r[i] * r[i]);
-    wr[i] = kW ? w * r[i] : r[i];
-  }
-  // Gradient partials: q_k[j] = sum over i = k (mod 4) of wr_i * x_ij in increasing i,
-  // then ((q0 + q1) + (q2 + q3)). part holds 4 x (d + 1) accumulators.
-  std::fill(part, part + kWays * (d + 1), 0.0);
-  if (c_order) {
-    for (int64_t i = 0; i < rows; ++i) {
-      const char* xi = xb + i * q.x_row_stride;
-      double* qk = part + (i % kWays) * (d + 1);
-      const double a = wr[i];
-      for (int64_t j = 0; j < d; ++j) qk[j] += a * ld<TX>(xi + j * sizeof(TX));
-      qk[d] += a;
-    }
-  } else {
-    for (int64_t j = 0; j < d; ++j) {
-      const char* xj = xb + j * q.x_col_stride;
-      double acc[kWays] = {0.0, 0.0, 0.0, 0.0};
-      for (int64_t i = 0; i < rows; ++i) acc[i % kWays] += wr[i] * ld<TX>(xj + i * q.x_row_stride);
-      for (int k = 0; k < kWays; ++k) part[k * (d + 1) + j] = acc[k];
-    }
-    for (int64_t i = 0; i < rows; ++i) part[(i % kWays) * (d + 1) + d] += wr[i];
-  }
-  for (int64_t j = 0; j <= d; ++j) {
-    const double g = ((part[j] + part[(d + 1) + j]) + (part[2 * (d + 1) + j] + part[3 * (d + 1) + j]));
-    if (std::isfinite(g)) {
-      scalar::sacc_add_double(ts.grad[static_cast<size_t>(j)], g);
-    } else {
-      ts.nonfinite = true;
-    }
+  return buf;
+}
+
+RidgeKernel kernel_for(Isa isa) {
+  switch (isa) {
+#ifdef L2LOSS_HAVE_AVX2_KERNELS
+    case Isa::kAvx2: return &avx2::ridge_block;
+#endif
+#ifdef L2LOSS_HAVE_AVX512_KERNELS
+    case Isa::kAvx512: return &avx512::ridge_block;
+#endif
+    default: return &scalar::ridge_block;
   }
 }
 
-template <class TX, class TY, class TW>
-RidgeResult run(const RidgeRequest& q) {
+enum class Plan { kRowMajor, kColMajor, kPacked };
+
+struct ThreadWork {
+  explicit ThreadWork(int64_t d, int64_t block_rows, Plan plan)
+      : fpe0(std::max(round_up8(d), kRidgeWays * d)),
+        fpe1(std::max(round_up8(d), kRidgeWays * d)),
+        y(block_rows),
+        w(block_rows),
+        packed(plan == Plan::kPacked ? block_rows * d : 0),
+        grad_acc(static_cast<size_t>(d + 1)) {
+    // Cleared rather than value-initialised: an all-zero accumulator would normalise on
+    // its first add, and per-call overhead matters for minibatches.
+    for (auto& a : grad_acc) sacc_clear(a);
+    sacc_clear(sums.loss_acc);
+    sacc_clear(sums.weight_acc);
+    sums.grad_fpe0 = fpe0.data();
+    sums.grad_fpe1 = fpe1.data();
+    sums.grad_acc = grad_acc.data();
+  }
+  AlignedDoubles fpe0, fpe1, y, w, packed;
+  std::vector<Superaccumulator> grad_acc;
+  RidgeSums sums{};
+
+  // Adds the expansions' levels to the superaccumulators (exact), as the kernels left them.
+  void flush(int64_t d, bool col_major) {
+    uint32_t& nf = sums.nonfinite;
+    if (col_major) {
+      for (int64_t j = 0; j < d; ++j) {
+        for (int l = 0; l < kRidgeWays; ++l) {
+          ridge_sacc_add(grad_acc[static_cast<size_t>(j)], fpe0.data()[kRidgeWays * j + l], nf);
+          ridge_sacc_add(grad_acc[static_cast<size_t>(j)], fpe1.data()[kRidgeWays * j + l], nf);
+        }
+      }
+    } else {
+      for (int64_t j = 0; j < round_up8(d); ++j) {
+        if (j < d) {
+          ridge_sacc_add(grad_acc[static_cast<size_t>(j)], fpe0.data()[j], nf);
+          ridge_sacc_add(grad_acc[static_cast<size_t>(j)], fpe1.data()[j], nf);
+        } else if (!std::isfinite(fpe0.data()[j]) || !std::isfinite(fpe1.data()[j])) {
+          nf = 1;  // padding lanes: zero unless a non-finite weighted residual met them
+        }
+      }
+    }
+    for (int l = 0; l < kRidgeWays; ++l) {
+      ridge_sacc_add(sums.loss_acc, sums.loss_fpe0[l], nf);
+      ridge_sacc_add(sums.loss_acc, sums.loss_fpe1[l], nf);
+      ridge_sacc_add(grad_acc[static_cast<size_t>(d)], sums.icpt_fpe0[l], nf);
+      ridge_sacc_add(grad_acc[static_cast<size_t>(d)], sums.icpt_fpe1[l], nf);
+      ridge_sacc_add(sums.weight_acc, sums.weight_fpe0[l], nf);
+      ridge_sacc_add(sums.weight_acc, sums.weight_fpe1[l], nf);
+    }
+  }
+};
+
+}  // namespace
+
+RidgeResult ridge_loss_and_grad(const RidgeRequest& q) {
+  if (q.n_rows < 0 || q.n_features < 0 || (q.n_rows > 0 && (!q.x || !q.y)) || (q.n_features > 0 && !q.coef)) {
+    throw std::invalid_argument("l2loss: bad ridge request");
+  }
+  // float32/float64 only (the Python layer widens float16 before calling).
+  const auto narrow = [](DType t) { return t != DType::kFloat32 && t != DType::kFloat64; };
+  if (narrow(q.x_dtype) || narrow(q.y_dtype) || (q.weight && narrow(q.weight_dtype))) {
+    throw std::invalid_argument("l2loss: ridge inputs must be float32 or float64");
+  }
   const int64_t n = q.n_rows, d = q.n_features;
-  const int64_t n_blocks = (n + kBlockRows - 1) / kBlockRows;
+  const int64_t isz = q.x_dtype == DType::kFloat32 ? 4 : 8;
+  const bool row_ok = d <= 1 || q.x_col_stride == isz;
+  const bool col_ok = n <= 1 || q.x_row_stride == isz;
+  const Plan plan = col_ok && (!row_ok || d <= 1) ? Plan::kColMajor : row_ok ? Plan::kRowMajor : Plan::kPacked;
+  // (At least 64 rows, so column-major X is read in >= 512-byte column segments; packed
+  // blocks are copies, so they may be as small as 8 rows when X is very wide.)
+  const int64_t block_rows =
+      plan == Plan::kPacked ? block_rows_for(kPackedBlockElems, d, 8) : block_rows_for(kBlockElems, d, 64);
+  const int64_t n_blocks = (n + block_rows - 1) / block_rows;
+  const RidgeKernel kernel = kernel_for(active_isa());
+
+  AlignedDoubles coef(round_up8(d) + kRidgeWays);  // zero padding for the last column group
+  std::copy(q.coef, q.coef + d, coef.data());
+
   int threads = std::max(1, q.num_threads > 0 ? q.num_threads : default_num_threads());
 #ifndef _OPENMP
   threads = 1;
 #endif
   // ~2^15 elements of X per thread at least, as for the metric kernels.
   threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, n * std::max<int64_t>(d, 1) >> 15)));
-  std::vector<std::unique_ptr<ThreadSums>> sums(static_cast<size_t>(threads));
+  std::vector<std::unique_ptr<ThreadWork>> work(static_cast<size_t>(threads));
   std::atomic<int64_t> next{0};
   auto body = [&](int t) {
-    auto ts = std::make_unique<ThreadSums>();
-    ts->grad.resize(static_cast<size_t>(d + 1));
-    std::vector<double> r(kBlockRows), wr(kBlockRows), part(std::max<int64_t>(kWays * (d + 1), kBlockRows * kWays));
-    for (int64_t b; (b = next.fetch_add(1, std::memory_order_relaxed)) < n_blocks;) {
-      const int64_t r0 = b * kBlockRows;
-      ridge_block<TX, TY, TW>(q, r0, std::min(kBlockRows, n - r0), *ts, r.data(), wr.data(), part.data());
+    // Allocated by the thread that uses it: its own pages, no shared cache lines.
+    auto tw = std::make_unique<ThreadWork>(d, std::min(block_rows, n), plan);
+    RidgeBlock blk{};
+    blk.x_dtype = q.x_dtype;
+    blk.layout = plan == Plan::kColMajor ? RidgeLayout::kColMajor : RidgeLayout::kRowMajor;
+    blk.n_features = d;
+    blk.x_row_stride = q.x_row_stride;
+    blk.x_col_stride = q.x_col_stride;
+    blk.coef = coef.data();
+    blk.intercept = q.intercept;
+    // Blocks are claimed one ahead, so the kernel can prefetch the next one.
+    auto claim = [&] { return next.fetch_add(1, std::memory_order_relaxed); };
+    for (int64_t b = claim(), nb; b < n_blocks; b = nb) {
+      nb = claim();
+      const int64_t r0 = b * block_rows, rows = std::min(block_rows, n - r0);
+      blk.rows = rows;
+      blk.x = q.x + r0 * q.x_row_stride;
+      blk.next_x = nb < n_blocks && plan != Plan::kPacked ? q.x + nb * block_rows * q.x_row_stride : nullptr;
+      blk.next_rows = blk.next_x ? std::min(block_rows, n - nb * block_rows) : 0;
+      if (plan == Plan::kPacked) {  // any strides: copy the block to row-major float64
+        double* p = tw->packed.data();
+        for (int64_t i = 0; i < rows; ++i) {
+          const char* xi = blk.x + i * q.x_row_stride;
+          for (int64_t j = 0; j < d; ++j) {
+            p[i * d + j] = q.x_dtype == DType::kFloat32 ? ld<float>(xi + j * q.x_col_stride) : ld<double>(xi + j * q.x_col_stride);
+          }
+        }
+        blk.x = reinterpret_cast<const char*>(p);
+        blk.x_dtype = DType::kFloat64;
+        blk.x_row_stride = d * 8;
+        blk.x_col_stride = 8;
+      }
+      blk.y = widen(q.y + r0 * q.y_stride, q.y_stride, q.y_dtype, rows, tw->y.data());
+      blk.w = q.weight ? widen(q.weight + r0 * q.weight_stride, q.weight_stride, q.weight_dtype, rows, tw->w.data())
+                       : nullptr;
+      kernel(blk, tw->sums);
     }
-    ts->loss.flush();
-    ts->weight.flush();
-    sums[static_cast<size_t>(t)] = std::move(ts);
+    tw->flush(d, plan == Plan::kColMajor);
+    work[static_cast<size_t>(t)] = std::move(tw);
   };
 #ifdef _OPENMP
   if (threads > 1) {
@@ -171,21 +223,28 @@ RidgeResult run(const RidgeRequest& q) {
 #else
   body(0);
 #endif
-  Superaccumulator loss{}, weight{};
-  std::vector<Superaccumulator> grad(static_cast<size_t>(d + 1));
+
+  // Exact merges into the first thread's sums: the order of the threads does not matter.
+  ThreadWork* total = nullptr;
   bool nonfinite = false;
-  for (const auto& ts : sums) {
-    if (!ts) continue;
-    sacc_merge(loss, ts->loss.acc);
-    sacc_merge(weight, ts->weight.acc);
-    for (int64_t j = 0; j <= d; ++j) sacc_merge(grad[static_cast<size_t>(j)], ts->grad[static_cast<size_t>(j)]);
-    nonfinite = nonfinite || ts->nonfinite || ts->loss.nonfinite || ts->weight.nonfinite;
+  for (const auto& tw : work) {
+    if (!tw) continue;
+    nonfinite = nonfinite || tw->sums.nonfinite;
+    if (!total) {
+      total = tw.get();
+      continue;
+    }
+    sacc_merge(total->sums.loss_acc, tw->sums.loss_acc);
+    sacc_merge(total->sums.weight_acc, tw->sums.weight_acc);
+    for (int64_t j = 0; j <= d; ++j) sacc_merge(total->grad_acc[static_cast<size_t>(j)], tw->grad_acc[static_cast<size_t>(j)]);
   }
+  const Superaccumulator& loss = total->sums.loss_acc;
+  const Superaccumulator& weight = total->sums.weight_acc;
+  const std::vector<Superaccumulator>& grad = total->grad_acc;
   RidgeResult out;
   out.grad.resize(static_cast<size_t>(d));
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  const ExactNumber w = std::is_same_v<TW, NoW> ? ExactNumber::from_uint(static_cast<uint64_t>(n))
-                                                 : ExactNumber::from_accumulator(weight);
+  const ExactNumber w = q.weight ? ExactNumber::from_accumulator(weight) : ExactNumber::from_uint(static_cast<uint64_t>(n));
   out.weight_sum = w.to_double();
   if (nonfinite) {
     out.nonfinite = true;
@@ -199,29 +258,6 @@ RidgeResult run(const RidgeRequest& q) {
   }
   out.grad_intercept = ExactNumber::from_accumulator(grad[static_cast<size_t>(d)]).to_double();
   return out;
-}
-
-template <class TX, class TY>
-RidgeResult pick_w(const RidgeRequest& q) {
-  switch (q.weight ? q.weight_dtype : DType::kNone) {
-    case DType::kFloat32: return run<TX, TY, float>(q);
-    case DType::kFloat64: return run<TX, TY, double>(q);
-    default: return run<TX, TY, NoW>(q);
-  }
-}
-
-template <class TX>
-RidgeResult pick_y(const RidgeRequest& q) {
-  return q.y_dtype == DType::kFloat32 ? pick_w<TX, float>(q) : pick_w<TX, double>(q);
-}
-
-}  // namespace
-
-RidgeResult ridge_loss_and_grad(const RidgeRequest& q) {
-  if (q.n_rows < 0 || q.n_features < 0 || (q.n_rows > 0 && (!q.x || !q.y)) || (q.n_features > 0 && !q.coef)) {
-    throw std::invalid_argument("l2loss: bad ridge request");
-  }
-  return q.x_dtype == DType::kFloat32 ? pick_y<float>(q) : pick_y<double>(q);
 }
 
 }  // namespace l2loss

@@ -341,9 +341,11 @@ def ridge_loss_and_grad(
     """Ridge objective and its gradient in **one pass over X**.
 
     ``loss = sum(w * (X @ coef + intercept - y)**2) / sum(w) + alpha * ||coef||^2``;
-    returns ``(loss, d loss/d coef, d loss/d intercept)``. X may be C- or F-ordered,
-    float32 or float64; the residual and ``X.T @ (w * r)`` are fused. Results are the
-    same bits for any thread count and either memory layout.
+    returns ``(loss, d loss/d coef, d loss/d intercept)``. X may be C- or F-ordered (or
+    any strides), float32 or float64; the residual and ``X.T @ (w * r)`` are fused. Each
+    row's residual is computed in one fixed order and every sum (loss, gradient, weights)
+    is the exact sum of its per-row terms, correctly rounded once, so results are the
+    same bits for any thread count, memory layout and kernel ISA.
 
     Examples
     --------

@@ -1,13 +1,14 @@
 // Ridge regression loss and gradient in one pass over X (engine API, no Python).
 //
-//   r_i  = x_i . coef + b - y_i
-//   loss = sum_i w_i r_i^2 / W        (exact sum of the rounded terms, correctly rounded mean)
+//   r_i  = x_i . coef + b - y_i          (a fixed 8-way order per row: ridge_kernel.hpp)
+//   loss = sum_i w_i r_i^2 / W           (exact sum of the rounded terms, correctly rounded mean)
 //   G_j  = sum_i w_i r_i x_ij,  G_b = sum_i w_i r_i
 //
-// Reproducibility: rows are cut into fixed global blocks; inside a block every dot
-// product and every gradient partial is computed in one fixed order (4-way interleaved,
-// identical for C- and F-ordered X), and block partials are summed exactly. So the bits
-// depend neither on the thread count nor on the memory layout of X.
+// Every sum is the exact sum of per-element terms, each an IEEE-defined function of one
+// row, and is correctly rounded once at the end. The residual is computed in the same
+// order on every path, so the bits depend neither on the thread count, the ISA (scalar,
+// AVX2, AVX-512), nor the memory layout of X (C, F, any strides), nor on how the rows
+// are cut into blocks.
 #pragma once
 
 #include <cstdint>
@@ -38,8 +39,8 @@ struct RidgeRequest {
 struct RidgeResult {
   double loss_mean = 0.0;         // correctly rounded sum(w r^2) / W
   double weight_sum = 0.0;        // W, correctly rounded
-  std::vector<double> grad;       // G_j, correctly rounded exact sums of block partials
-  double grad_intercept = 0.0;    // G_b
+  std::vector<double> grad;       // G_j, correctly rounded exact sums of fl(fl(w_i r_i) x_ij)
+  double grad_intercept = 0.0;    // G_b, correctly rounded exact sum of fl(w_i r_i)
   bool nonfinite = false;         // a NaN/inf input or overflow: values are NaN
 };
 
