@@ -68,7 +68,9 @@ ReduceResult reduce(const ReduceRequest& req);
 
 // An empty state for n_cols columns and the given sums.
 ReduceResult empty_state(int64_t n_cols, uint32_t sums);
-// into += from. Throws std::invalid_argument if columns or sums differ.
+// into += from. Throws std::invalid_argument if columns or sums differ, or if the merged
+// state would not be readable by deserialize() (more than 2^62 rows; a sum beyond the
+// superaccumulator's range) -- and then leaves `into` unchanged.
 void merge_into(ReduceResult& into, const ReduceResult& from);
 // Compact little-endian encoding (canonical: equal states give equal bytes).
 std::vector<uint8_t> serialize(const ReduceResult& r);
