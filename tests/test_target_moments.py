@@ -297,8 +297,48 @@ def test_same_state_bytes_for_every_thread_count_isa_and_layout(sprinkled, weigh
             for t in THREAD_COUNTS:
                 got = _core.reduce(y, p, w, sums=SUMS_ALL, num_threads=t).to_bytes()
                 assert got == reference, (isa, t)
-            for yy, pp in ((np.asfortranarray(y), np.asfortranarray(p)), (y[::-1][::-1], p[::-1].copy()[::-1])):
-                assert _core.reduce(yy, pp, w, sums=SUMS_ALL, num_threads=2).to_bytes() == reference, isa
+            layouts = {
+                "fortran": (np.asfortranarray(y), np.asfortranarray(p), w),
+                "reversed rows (negative strides)": (y[::-1], p[::-1], None if w is None else w[::-1]),
+                "strided": (np.repeat(y, 2, axis=0)[::2], np.repeat(p, 2, axis=0)[::2],
+                            None if w is None else np.repeat(w, 3)[::3]),
+            }
+            for name, (yy, pp, ww) in layouts.items():
+                assert _core.reduce(yy, pp, ww, sums=SUMS_ALL, num_threads=2).to_bytes() == reference, (isa, name)
+    finally:
+        _core.set_isa(previous)
+
+
+@pytest.mark.parametrize("isa", _supported())
+def test_every_scan_finds_a_tiny_value_anywhere(isa: str) -> None:
+    """The scan (one per ISA) sees a tiny target or weight at any position: in a vector or a
+    tail, at an unaligned address, behind a negative or zero stride, in any column."""
+    previous = _core.get_isa()
+    _core.set_isa(isa)
+    try:
+        for n in (1, 5, 31, 33, 64, 4095, 4097, 9000):
+            for pos in sorted({0, n // 2, n - 1}):
+                buf = np.zeros(8 * n + 1, dtype=np.uint8)
+                y = np.frombuffer(buf.data, dtype=np.float64, count=n, offset=1)  # unaligned view
+                y.setflags(write=True)
+                y[:] = 0.0  # zeros around one tiny value: it alone decides the denominator
+                y[pos] = 3e-160
+                want = exact_denominators(y.tolist(), [1.0] * n)[0]
+                for yy in (y, y[::-1]):
+                    assert bits(_core.reduce(yy, yy + 0.5, None, sums=SUMS_ALL).r2_parts()[1][0]) == bits(want)
+                w = np.ones(n)
+                w[pos] = 1e-310
+                ys = np.linspace(1.0, 2.0, n)
+                assert bits(_core.reduce(ys, ys, w, sums=SUMS_ALL).r2_parts()[1][0]) == bits(
+                    exact_denominators(ys.tolist(), w.tolist())[0])
+                y2 = np.ones((n, 3))
+                y2[:, 2] = 0.0
+                y2[pos, 2] = -2e-155
+                for layout in (np.ascontiguousarray, np.asfortranarray):
+                    got = _core.reduce(layout(y2), layout(y2), None, sums=SUMS_ALL).r2_parts()[1]
+                    assert bits(got[2]) == bits(exact_denominators(y2[:, 2].tolist(), [1.0] * n)[0])
+        tiny = np.broadcast_to(np.array([-4e-158]), (10,))  # zero stride: exactly zero variance
+        assert _core.reduce(tiny, tiny, None, sums=SUMS_ALL).r2_parts()[1][0] == 0.0
     finally:
         _core.set_isa(previous)
 
