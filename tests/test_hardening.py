@@ -13,7 +13,7 @@ Oracles are independent of the library:
   class); tests/test_sklearn_errors.py checks the messages, so this file does not.
 
 Profiles: the default run uses ~100 examples per property (a few seconds each);
-``HYPOTHESIS_PROFILE=long`` runs ~30x more. ``L2LOSS_LEAK_CALLS=1000000`` (or ``-m slow``)
+``HYPOTHESIS_PROFILE=long`` runs ~30x more, ``HYPOTHESIS_PROFILE=small`` 4x fewer (CI's sanitizer step). ``L2LOSS_LEAK_CALLS=1000000`` (or ``-m slow``)
 runs the leak check at full length.
 """
 
@@ -49,7 +49,13 @@ settings.register_profile(
     "l2loss-hardening-default", max_examples=100, deadline=None, suppress_health_check=_SUPPRESS
 )
 settings.register_profile("long", max_examples=3000, deadline=None, suppress_health_check=_SUPPRESS)
-_PROFILE = "long" if os.environ.get("HYPOTHESIS_PROFILE") == "long" else "l2loss-hardening-default"
+# "small": the sanitizer step of CI (tests/sanitize.sh --reduced), where every example is ~10x slower.
+settings.register_profile(
+    "l2loss-hardening-small", max_examples=25, deadline=None, suppress_health_check=_SUPPRESS
+)
+_PROFILE = {"long": "long", "small": "l2loss-hardening-small"}.get(
+    os.environ.get("HYPOTHESIS_PROFILE", ""), "l2loss-hardening-default"
+)
 PROPERTY = settings(settings.get_profile(_PROFILE))
 
 
