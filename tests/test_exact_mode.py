@@ -145,5 +145,6 @@ def test_exact_states_are_canonical_across_chunkings() -> None:
     merged = RegressionAccumulator(exact=True).update(y, p)
     merged.merge(RegressionAccumulator(exact=True).update(y, p))
     one_shot = RegressionAccumulator(exact=True).update(np.vstack([y, y]), np.vstack([p, p]))
-    assert [bits(v) for v in merged.compute("raw_values").mse] == [bits(v) for v in one_shot.compute("raw_values").mse]
+    same_values = [bits(v) for v in merged.compute("raw_values").mse]
+    assert same_values == [bits(v) for v in one_shot.compute("raw_values").mse]
     assert merged.to_bytes() == one_shot.to_bytes()

@@ -38,7 +38,9 @@ settings.register_profile(
     "l2loss-fuzz-default", max_examples=150, deadline=None, suppress_health_check=_SUPPRESS
 )
 settings.register_profile("long", max_examples=8000, deadline=None, suppress_health_check=_SUPPRESS)
-settings.register_profile("l2loss-fuzz-small", max_examples=40, deadline=None, suppress_health_check=_SUPPRESS)
+settings.register_profile(
+    "l2loss-fuzz-small", max_examples=40, deadline=None, suppress_health_check=_SUPPRESS
+)
 _PROFILE_NAME = {"long": "long", "small": "l2loss-fuzz-small"}.get(
     os.environ.get("HYPOTHESIS_PROFILE", ""), "l2loss-fuzz-default"
 )

@@ -13,7 +13,8 @@ Oracles are independent of the library:
   class); tests/test_sklearn_errors.py checks the messages, so this file does not.
 
 Profiles: the default run uses ~100 examples per property (a few seconds each);
-``HYPOTHESIS_PROFILE=long`` runs ~30x more, ``HYPOTHESIS_PROFILE=small`` 4x fewer (CI's sanitizer step). ``L2LOSS_LEAK_CALLS=1000000`` (or ``-m slow``)
+``HYPOTHESIS_PROFILE=long`` runs ~30x more, ``HYPOTHESIS_PROFILE=small`` 4x fewer (CI's sanitizer
+step). ``L2LOSS_LEAK_CALLS=1000000`` (or ``-m slow``)
 runs the leak check at full length.
 """
 

@@ -82,7 +82,8 @@ ReduceResult deserialize(const uint8_t* data, size_t size);
 ExactNumber weight_total(const ReduceResult& r);
 bool weight_total_is_zero(const ReduceResult& r);
 // Correctly rounded sum of quantity `acc` of column `col` (for kAccDiff, kAccY and kAccY2
-// the exact sum including their remainder accumulators).
+// the exact sum including their remainder accumulators -- and, for kAccY and kAccY2, the
+// scaled parts of exact target terms, target_moments.hpp).
 double column_total(const ReduceResult& r, int acc, int64_t col);
 // Correctly rounded (sum of acc) / W. Non-finite terms give +-inf / NaN like IEEE.
 double column_mean(const ReduceResult& r, int acc, int64_t col);
