@@ -161,3 +161,27 @@ def test_remainders_below_the_subnormal_grain_decide_a_tie(isa: str, n: int) -> 
             break
     else:
         pytest.fail("the construction did not produce a case that truncation gets wrong")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason=(
+        "LIMITATION (found by test_fuzz_bytes.py::test_failed_accumulator_merge_leaves_it_unchanged): "
+        "exact=True states hold the same exact value but not the same integers for every chunking. "
+        "The vector path puts an in-range square's terms in kAccSq/SqLo/SqLo2/SqLo3 by order of "
+        "magnitude; exact_row() (tails, deferred lanes) puts all of it in kAccSqLo3 (and, for |d| = "
+        "2**511 exactly, in a scaled accumulator). Results are identical (the finaliser adds every "
+        "accumulator); state bytes and RegressionAccumulator.__eq__ are not. Fix in kernel_body.inc: "
+        "route every term by its value, not by the path."
+    ),
+)
+def test_exact_states_are_canonical_across_chunkings() -> None:
+    rng = np.random.default_rng(5)
+    y, p = rng.standard_normal((40, 2)), rng.standard_normal((40, 2))
+    merged = RegressionAccumulator(exact=True).update(y, p)
+    merged.merge(RegressionAccumulator(exact=True).update(y, p))
+    one_shot = RegressionAccumulator(exact=True).update(np.vstack([y, y]), np.vstack([p, p]))
+    same_values = [bits(v) for v in merged.compute("raw_values").mse]
+    assert same_values == [bits(v) for v in one_shot.compute("raw_values").mse]
+    assert merged.to_bytes() == one_shot.to_bytes()

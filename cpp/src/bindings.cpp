@@ -150,7 +150,18 @@ py::list isa_names(bool compiled_only) {
 
 }  // namespace
 
-PYBIND11_MODULE(_core, m) {
+// Free-threaded CPython (3.13t+): this module declares that it needs the GIL
+// (Py_MOD_GIL_USED), so such an interpreter re-enables the GIL when it imports it. The
+// kernels release the GIL anyway (above a size threshold), so Python threads already run
+// them in parallel; what a GIL-free declaration would still need is per-object locking of
+// Reduction (merge / copy / to_bytes of one state from two threads) and a test run on a
+// free-threaded build, which this project cannot install yet (docs/reliability.md, 7).
+#if PYBIND11_VERSION_MAJOR > 3 || (PYBIND11_VERSION_MAJOR == 3 && PYBIND11_VERSION_MINOR >= 1)
+#define L2LOSS_MODULE_GIL py::mod_gil_used()
+#else
+#define L2LOSS_MODULE_GIL py::mod_gil_not_used(false)  // pybind11 3.0: the same, spelled out
+#endif
+PYBIND11_MODULE(_core, m, L2LOSS_MODULE_GIL) {
   m.doc() = "l2loss native engine: exact, reproducible one-pass squared-error sums";
 
   m.attr("SUM_SQ") = static_cast<uint32_t>(kSumSq);

@@ -1,5 +1,6 @@
 // CPU feature detection and kernel selection.
 #include "l2loss/dispatch.hpp"
+#include "l2loss/target_moments.hpp"
 
 #include <atomic>
 #include <cstdlib>
@@ -135,6 +136,18 @@ ColumnKernel column_kernel_for(Isa isa) {
     case Isa::kAvx512: return &avx512::column_kernel;
 #endif
     default: return &scalar::column_kernel;
+  }
+}
+
+TinyScan tiny_scan_for(Isa isa) {
+  switch (isa) {
+#ifdef L2LOSS_HAVE_AVX2_KERNELS
+    case Isa::kAvx2: return &avx2::has_tiny_float64;
+#endif
+#ifdef L2LOSS_HAVE_AVX512_KERNELS
+    case Isa::kAvx512: return &avx512::has_tiny_float64;
+#endif
+    default: return &scalar::has_tiny_float64;
   }
 }
 

@@ -19,6 +19,8 @@
 #include <omp.h>
 #endif
 
+#include "l2loss/target_moments.hpp"
+
 namespace l2loss {
 namespace {
 
@@ -155,19 +157,53 @@ void for_each_chunk(std::atomic<int64_t>& next, int64_t n_rows, int64_t chunk, F
   }
 }
 
-void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& nonfinite) {
+// ---- exact target moments (target_moments.hpp) ------------------------------------------
+
+// Passes whose sum w*y / w*y^2 the fast terms may get wrong for extreme targets or weights.
+bool has_target_moments(const ReduceRequest& req) {
+  return (req.sums & kSumY2) || ((req.sums & kSumY) && req.weight != nullptr);
+}
+
+// Rows per kernel call while scanning for tiny targets: the scan then reads a block the
+// kernel has just brought into the L1/L2 cache (4096 float64 rows of y, y_pred and w:
+// 96 KiB).
+constexpr int64_t kScanBlockRows = 4096;
+
+// Whether rows [r0, r0 + rows) hold a tiny float64 target or weight.
+bool block_has_tiny(const ReduceRequest& req, TinyScan scan, bool scan_y, bool scan_w, int64_t r0, int64_t rows) {
+  if (scan_w && scan(req.weight + r0 * req.weight_stride, req.weight_stride, rows)) return true;
+  if (!scan_y) return false;
+  const Operand& y = req.y_true;
+  const char* base = y.data + r0 * y.row_stride;
+  if (req.n_cols > 1 && y.col_stride == 8 && y.row_stride == 8 * req.n_cols) {
+    return scan(base, 8, rows * req.n_cols);  // C-ordered rows: one contiguous range
+  }
+  for (int64_t c = 0; c < req.n_cols; ++c) {
+    if (scan(base + c * y.col_stride, y.row_stride, rows)) return true;
+  }
+  return false;
+}
+
+void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& nonfinite, bool& tiny) {
   const ColumnKernel kernel = column_kernel_for(active_isa());
+  const TinyScan scan = tiny_scan_for(active_isa());
+  const bool moments = has_target_moments(req);
+  const bool scan_y = moments && req.y_true.dtype == DType::kFloat64;  // narrower floats are never tiny
+  const bool scan_w = moments && req.weight && req.weight_dtype == DType::kFloat64;
   const int64_t n_cols = req.n_cols;
-  const int64_t block_rows = n_cols == 1 ? std::numeric_limits<int64_t>::max()
-                                         : std::max<int64_t>(256, kBlockElements / n_cols);
+  int64_t block_rows = n_cols == 1 ? std::numeric_limits<int64_t>::max()
+                                   : std::max<int64_t>(256, kBlockElements / n_cols);
+  if (scan_y || scan_w) block_rows = std::min(block_rows, kScanBlockRows);
   const int64_t chunk = chunk_rows(req, threads);
   std::atomic<int64_t> next{0};
   std::vector<std::unique_ptr<ColumnState[]>> per_thread(static_cast<size_t>(threads));
+  std::vector<char> tiny_seen(static_cast<size_t>(threads), 0);
   parallel_for_threads(threads, [&](int t, int) {
     // Value-initialised, i.e. zero-filled: empty accumulators (see superaccumulator.hpp).
     auto states = std::make_unique<ColumnState[]>(static_cast<size_t>(n_cols));
     const KernelConfig cfg_first = make_config(req, true);
     const KernelConfig cfg_rest = make_config(req, false);
+    bool found = false;
     for_each_chunk(next, req.n_rows, chunk, [&](int64_t begin, int64_t count) {
       const int64_t end = begin + count;
       for (int64_t r0 = begin; r0 < end;) {
@@ -175,12 +211,15 @@ void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& n
         for (int64_t c = 0; c < n_cols; ++c) {
           kernel(make_task(req, r0, rows, c), c == 0 ? cfg_first : cfg_rest, states[c]);
         }
+        if ((scan_y || scan_w) && !found) found = block_has_tiny(req, scan, scan_y, scan_w, r0, rows);
         r0 += rows;
       }
     });
     for (int64_t c = 0; c < n_cols; ++c) scalar::flush_column(states[c]);
     per_thread[static_cast<size_t>(t)] = std::move(states);
+    tiny_seen[static_cast<size_t>(t)] = found;
   });
+  tiny = std::find(tiny_seen.begin(), tiny_seen.end(), 1) != tiny_seen.end();
   nonfinite = false;
   bool first = true;
   for (int t = 0; t < threads; ++t) {
@@ -240,6 +279,50 @@ void careful_pass(const ReduceRequest& req, int threads, ReduceResult& out) {
   out.careful = true;
 }
 
+// Reruns sum w*y / sum w*y^2 of every column with exact terms where a row needs them
+// (target_moments.hpp), replacing what the fast or careful pass summed.
+void target_moments_pass(const ReduceRequest& req, int threads, ReduceResult& out) {
+  const int64_t n_cols = req.n_cols;
+  const int64_t chunk = chunk_rows(req, threads);
+  std::atomic<int64_t> next{0};
+  std::vector<std::unique_ptr<CarefulState[]>> per_thread(static_cast<size_t>(threads));
+  KernelConfig cfg = make_config(req, false);
+  cfg.sums = req.sums & (kSumY | kSumY2);
+  parallel_for_threads(threads, [&](int t, int) {
+    auto states = std::make_unique<CarefulState[]>(static_cast<size_t>(n_cols));  // zero-filled
+    for_each_chunk(next, req.n_rows, chunk, [&](int64_t begin, int64_t count) {
+      for (int64_t c = 0; c < n_cols; ++c) target_moments_rows(make_task(req, begin, count, c), cfg, states[c]);
+    });
+    per_thread[static_cast<size_t>(t)] = std::move(states);
+  });
+  const int accs[] = {kAccY,          kAccYLo,        kAccY2,         kAccY2Lo,      kAccY2Lo2,
+                      kAccYScaledM1,  kAccYScaledP1,  kAccY2ScaledM2, kAccY2ScaledM1, kAccY2ScaledP1};
+  for (int64_t c = 0; c < n_cols; ++c) {
+    ColumnSums& dst = out.columns[static_cast<size_t>(c)];
+    for (int k : accs) {
+      dst.acc[k] = Superaccumulator{};
+      dst.term_flags[k] = 0;
+    }
+    for (int t = 0; t < threads; ++t) {
+      const CarefulState* states = per_thread[static_cast<size_t>(t)].get();
+      if (!states) continue;  // a team smaller than requested
+      for (int k : accs) {
+        sacc_merge(dst.acc[k], states[c].acc[k]);
+        dst.term_flags[k] |= states[c].term_flags[k];
+      }
+    }
+  }
+}
+
+bool target_flags_set(const ReduceResult& r) {
+  for (const ColumnSums& c : r.columns) {
+    for (int k : {kAccY, kAccYLo, kAccY2, kAccY2Lo, kAccY2Lo2}) {
+      if (c.term_flags[k]) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 ReduceResult reduce(const ReduceRequest& req) {
@@ -253,9 +336,11 @@ ReduceResult reduce(const ReduceRequest& req) {
   if (req.n_rows == 0) return out;
   const int threads = effective_threads(req);
   out.threads_used = threads;
-  bool nonfinite = false;
-  fast_pass(req, threads, out, nonfinite);
+  bool nonfinite = false, tiny = false;
+  fast_pass(req, threads, out, nonfinite, tiny);
   if (nonfinite) careful_pass(req, threads, out);
+  // Rare: a tiny target or weight, or a term that overflowed (flagged by the careful pass).
+  if (has_target_moments(req) && (tiny || target_flags_set(out))) target_moments_pass(req, threads, out);
   if (out.weighted) {
     out.weight_sum = out.columns[0].acc[kAccW];
     out.weight_term_flags = out.columns[0].term_flags[kAccW];

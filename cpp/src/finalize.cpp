@@ -5,8 +5,10 @@
 #include <initializer_list>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 #include "l2loss/engine.hpp"
+#include "l2loss/target_moments.hpp"
 
 namespace l2loss {
 namespace {
@@ -32,11 +34,40 @@ ExactNumber exact_sq(const ReduceResult& r, int64_t col) {
 ExactNumber exact_diff(const ReduceResult& r, int64_t col) {
   return column_exact(r, kAccDiff, col) + column_exact(r, kAccDiffLo, col);
 }
+// An accumulator the pass never touched: all digits zero (the common case, checked
+// without building an ExactNumber).
+bool untouched(const Superaccumulator& acc) {
+  for (int64_t d : acc.chunk) {
+    if (d != 0) return false;
+  }
+  return true;
+}
+// sum over (accumulator, power of two): the accumulators' exact values scaled.
+ExactNumber scaled_sum(const ReduceResult& r, int64_t col, std::initializer_list<std::pair<int, int>> parts) {
+  const ColumnSums& c = r.columns.at(static_cast<size_t>(col));
+  ExactNumber total;
+  for (const auto& [acc, exp2] : parts) {
+    if (!untouched(c.acc[acc])) total = total + ExactNumber::from_accumulator(c.acc[acc]).scaled(exp2);
+  }
+  return total;
+}
+// Passes that sum y keep the parts of exact target terms beyond the superaccumulator's
+// range in scaled accumulators (target_moments.hpp); in exact=True passes those
+// accumulators belong to the squares.
+bool has_scaled_target_parts(const ReduceResult& r) { return (r.sums & kSumSqExact) == 0; }
 ExactNumber exact_y(const ReduceResult& r, int64_t col) {
-  return column_exact(r, kAccY, col) + column_exact(r, kAccYLo, col);
+  const ExactNumber total = column_exact(r, kAccY, col) + column_exact(r, kAccYLo, col);
+  if (!has_scaled_target_parts(r)) return total;
+  return total + scaled_sum(r, col, {{kAccYScaledM1, -kTargetScaleStep}, {kAccYScaledP1, kTargetScaleStep}});
 }
 ExactNumber exact_y2(const ReduceResult& r, int64_t col) {
-  return column_exact(r, kAccY2, col) + column_exact(r, kAccY2Lo, col) + column_exact(r, kAccY2Lo2, col);
+  const ExactNumber total =
+      column_exact(r, kAccY2, col) + column_exact(r, kAccY2Lo, col) + column_exact(r, kAccY2Lo2, col);
+  if (!has_scaled_target_parts(r)) return total;
+  return total + scaled_sum(r, col,
+                            {{kAccY2ScaledM2, -2 * kTargetScaleStep},
+                             {kAccY2ScaledM1, -kTargetScaleStep},
+                             {kAccY2ScaledP1, kTargetScaleStep}});
 }
 uint8_t flags_of(const ColumnSums& c, std::initializer_list<int> accs) {
   uint8_t f = 0;

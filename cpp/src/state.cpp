@@ -21,6 +21,9 @@ ReduceResult empty_state(int64_t n_cols, uint32_t sums) {
 
 namespace {
 
+// Row counts a state may hold: what deserialize() accepts, and what merge_into() allows.
+constexpr int64_t kMaxStateRows = int64_t{1} << 62;
+
 // Adds a row count to a weight superaccumulator exactly (counts may exceed 2^53).
 void add_count(Superaccumulator& acc, int64_t n) {
   const auto hi = static_cast<double>(n >> 32) * 4294967296.0;  // exact: < 2^63
@@ -42,26 +45,29 @@ void merge_into(ReduceResult& into, const ReduceResult& from) {
                                 std::to_string(from.n_cols) + " outputs");
   }
   if (into.sums != from.sums) throw std::invalid_argument("l2loss: cannot merge states of different sums");
-  if (into.weighted != from.weighted) {
+  // The reader's bound, so that a merged state can always be read back (deserialize()).
+  if (from.n_rows > kMaxStateRows - into.n_rows) {
+    throw std::invalid_argument("l2loss: merged row count exceeds " + std::to_string(kMaxStateRows));
+  }
+  // A merge either succeeds or leaves `into` untouched: sacc_merge can still throw (a
+  // crafted state whose sums would leave the superaccumulator's range), so the work is
+  // done on a copy that replaces `into` only at the end. `from` may alias `into`.
+  ReduceResult merged = into;
+  if (merged.weighted != from.weighted && !merged.weighted) {
     // Promote the unweighted side: its weight total is its row count.
-    if (!into.weighted) {
-      add_count(into.weight_sum, into.n_rows);
-      into.weighted = true;
-    }
+    add_count(merged.weight_sum, merged.n_rows);
+    merged.weighted = true;
   }
-  if (from.weighted || into.weighted) {
+  if (merged.weighted) {
     if (from.weighted) {
-      sacc_merge(into.weight_sum, from.weight_sum);
+      sacc_merge(merged.weight_sum, from.weight_sum);
     } else {
-      add_count(into.weight_sum, from.n_rows);
+      add_count(merged.weight_sum, from.n_rows);
     }
   }
-  if (from.n_rows > std::numeric_limits<int64_t>::max() - into.n_rows) {
-    throw std::invalid_argument("l2loss: merged row count overflows");
-  }
-  into.n_rows += from.n_rows;
-  for (size_t c = 0; c < into.columns.size(); ++c) {
-    ColumnSums& dst = into.columns[c];
+  merged.n_rows += from.n_rows;
+  for (size_t c = 0; c < merged.columns.size(); ++c) {
+    ColumnSums& dst = merged.columns[c];
     const ColumnSums& src = from.columns[c];
     for (int k = 0; k < kNumAccs; ++k) {
       sacc_merge(dst.acc[k], src.acc[k]);
@@ -69,10 +75,11 @@ void merge_into(ReduceResult& into, const ReduceResult& from) {
     }
     dst.max_abs = merge_max(dst.max_abs, src.max_abs);
   }
-  into.input_flags |= from.input_flags;
-  into.careful = into.careful || from.careful;
-  into.weight_term_flags |= from.weight_term_flags;
-  into.threads_used = std::max(into.threads_used, from.threads_used);
+  merged.input_flags |= from.input_flags;
+  merged.careful = merged.careful || from.careful;
+  merged.weight_term_flags |= from.weight_term_flags;
+  merged.threads_used = std::max(merged.threads_used, from.threads_used);
+  into = std::move(merged);
 }
 
 namespace {
@@ -213,7 +220,7 @@ ReduceResult deserialize(const uint8_t* data, size_t size) {
   r.n_cols = rd.get<int64_t>();
   // Each column takes at least 8 + kNumAccs * 4 bytes: bound n_cols by the data size.
   constexpr int64_t kMinColumnBytes = 8 + kNumAccs * 4;
-  if (r.n_rows < 0 || r.n_rows > (int64_t{1} << 62) || r.n_cols < 1 ||
+  if (r.n_rows < 0 || r.n_rows > kMaxStateRows || r.n_cols < 1 ||
       r.n_cols > static_cast<int64_t>(size) / kMinColumnBytes) {
     throw std::invalid_argument("l2loss state: bad shape");
   }

@@ -30,13 +30,21 @@ void sacc_merge(Superaccumulator& into, const Superaccumulator& from) {
   for (int j = 0; j < Superaccumulator::kChunks - 1; ++j) into.chunk[j] += f.chunk[j];  // < 2^33
   // The top digit is signed and unbounded: real sums keep it below 2^50, but states read
   // from bytes could be crafted to overflow it.
+  // Bound: |top| < 2^62, what deserialize() accepts. Checked on the sum of the top digits
+  // (so the normalisation below cannot overflow) and again after it, because the carry
+  // out of the lower digits can still add one. On failure `into` is left normalised but
+  // possibly modified: merge_into() works on a copy.
+  constexpr int64_t kBound = int64_t{1} << 62;
+  constexpr int kTop = Superaccumulator::kChunks - 1;
   int64_t top;
-  if (__builtin_add_overflow(into.chunk[Superaccumulator::kChunks - 1], f.chunk[Superaccumulator::kChunks - 1], &top) ||
-      top >= (int64_t{1} << 62) || top <= -(int64_t{1} << 62)) {
+  if (__builtin_add_overflow(into.chunk[kTop], f.chunk[kTop], &top) || top >= kBound || top <= -kBound) {
     throw std::invalid_argument("l2loss: merged sum exceeds the superaccumulator's range");
   }
-  into.chunk[Superaccumulator::kChunks - 1] = top;
+  into.chunk[kTop] = top;
   sacc_normalize(into);
+  if (into.chunk[kTop] >= kBound) {
+    throw std::invalid_argument("l2loss: merged sum exceeds the superaccumulator's range");
+  }
 }
 
 bool sacc_is_zero(const Superaccumulator& acc) {

@@ -39,6 +39,22 @@ _DTYPE_CODES = {v: k for k, v in _DTYPES.items()}
 _HEADER = struct.Struct("<4sBBBI")  # magic, version, dtype code, flags, n_outputs (0: not yet known)
 
 
+def _merged(state: Any, exact_state: Any, other: Any, other_exact: Any) -> tuple[Any, Any]:
+    """The two states merged with the other two, all or nothing.
+
+    ``Reduction.merge`` is atomic (on ValueError the target is unchanged), so a lone state
+    is merged in place; with an exact state too, the first merge must not be committed
+    before the second has succeeded, so both are merged into copies.
+    """
+    if other_exact is None:
+        state.merge(other)
+        return state, exact_state
+    new_state, new_exact = state.copy(), exact_state.copy()
+    new_state.merge(other)
+    new_exact.merge(other_exact)
+    return new_state, new_exact
+
+
 class RegressionAccumulator:
     """Exact, mergeable streaming state for every metric of :func:`l2loss.regression_report`.
 
@@ -101,9 +117,7 @@ class RegressionAccumulator:
         if self._state is None:
             self._state, self._exact_state = batch, exact_batch
         else:
-            self._state.merge(batch)
-            if exact_batch is not None:
-                self._exact_state.merge(exact_batch)
+            self._state, self._exact_state = _merged(self._state, self._exact_state, batch, exact_batch)
         self._n_outputs = t.n_outputs
         self._dtype = t.dtype if self._dtype is None else np.result_type(self._dtype, t.dtype)
         self._nonzero_weight_seen = self._nonzero_weight_seen or nonzero
@@ -124,9 +138,9 @@ class RegressionAccumulator:
                 self._state = other._state.copy()
                 self._exact_state = None if other._exact_state is None else other._exact_state.copy()
             else:
-                self._state.merge(other._state)
-                if other._exact_state is not None:
-                    self._exact_state.merge(other._exact_state)
+                self._state, self._exact_state = _merged(
+                    self._state, self._exact_state, other._state, other._exact_state
+                )
         if other._dtype is not None:
             self._dtype = other._dtype if self._dtype is None else np.result_type(self._dtype, other._dtype)
         self._n_outputs = self._n_outputs if self._n_outputs is not None else other._n_outputs

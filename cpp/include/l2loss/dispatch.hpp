@@ -22,5 +22,8 @@ Isa active_isa();             // best_isa(), or L2LOSS_ISA, or the last set_isa(
 // Forces an ISA (test hook). Throws std::invalid_argument if it is not supported here.
 void set_isa(Isa isa);
 ColumnKernel column_kernel_for(Isa isa);
+// The tiny-target scan of target_moments.hpp for an ISA (same answer on every ISA).
+using TinyScan = bool (*)(const char* p, int64_t stride, int64_t n);
+TinyScan tiny_scan_for(Isa isa);
 
 }  // namespace l2loss

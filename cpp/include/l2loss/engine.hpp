@@ -68,7 +68,9 @@ ReduceResult reduce(const ReduceRequest& req);
 
 // An empty state for n_cols columns and the given sums.
 ReduceResult empty_state(int64_t n_cols, uint32_t sums);
-// into += from. Throws std::invalid_argument if columns or sums differ.
+// into += from. Throws std::invalid_argument if columns or sums differ, or if the merged
+// state would not be readable by deserialize() (more than 2^62 rows; a sum beyond the
+// superaccumulator's range) -- and then leaves `into` unchanged.
 void merge_into(ReduceResult& into, const ReduceResult& from);
 // Compact little-endian encoding (canonical: equal states give equal bytes).
 std::vector<uint8_t> serialize(const ReduceResult& r);
@@ -80,7 +82,8 @@ ReduceResult deserialize(const uint8_t* data, size_t size);
 ExactNumber weight_total(const ReduceResult& r);
 bool weight_total_is_zero(const ReduceResult& r);
 // Correctly rounded sum of quantity `acc` of column `col` (for kAccDiff, kAccY and kAccY2
-// the exact sum including their remainder accumulators).
+// the exact sum including their remainder accumulators -- and, for kAccY and kAccY2, the
+// scaled parts of exact target terms, target_moments.hpp).
 double column_total(const ReduceResult& r, int acc, int64_t col);
 // Correctly rounded (sum of acc) / W. Non-finite terms give +-inf / NaN like IEEE.
 double column_mean(const ReduceResult& r, int acc, int64_t col);

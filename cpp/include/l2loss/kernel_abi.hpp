@@ -68,6 +68,8 @@ enum AccIndex : int {
   kAccScaledM1,  // m = -1
   kAccScaledP1,  // m = +1 (huge terms)
   kAccScaledP2,  // m = +2
+  // (passes that sum y, never exact ones, reuse kAccSqLo3 and the four scaled accumulators
+  // for the exact target moments: see target_moments.hpp)
   kNumAccs
 };
 constexpr int kScaleStep = 1200;

@@ -39,7 +39,8 @@ struct Superaccumulator {
 void sacc_clear(Superaccumulator& acc);
 // Propagates carries; afterwards chunks 0..65 lie in [0, 2^32) (canonical form).
 void sacc_normalize(Superaccumulator& acc);
-// into += from, exactly.
+// into += from, exactly. Throws std::invalid_argument when the top digit of the sum would
+// reach 2^62 in magnitude (only crafted states get there), leaving `into` unspecified.
 void sacc_merge(Superaccumulator& into, const Superaccumulator& from);
 // True when the exact value is zero.
 bool sacc_is_zero(const Superaccumulator& acc);
