@@ -163,19 +163,6 @@ def test_remainders_below_the_subnormal_grain_decide_a_tie(isa: str, n: int) -> 
         pytest.fail("the construction did not produce a case that truncation gets wrong")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "LIMITATION (found by test_fuzz_bytes.py::test_failed_accumulator_merge_leaves_it_unchanged): "
-        "exact=True states hold the same exact value but not the same integers for every chunking. "
-        "The vector path puts an in-range square's terms in kAccSq/SqLo/SqLo2/SqLo3 by order of "
-        "magnitude; exact_row() (tails, deferred lanes) puts all of it in kAccSqLo3 (and, for |d| = "
-        "2**511 exactly, in a scaled accumulator). Results are identical (the finaliser adds every "
-        "accumulator); state bytes and RegressionAccumulator.__eq__ are not. Fix in kernel_body.inc: "
-        "route every term by its value, not by the path."
-    ),
-)
 def test_exact_states_are_canonical_across_chunkings() -> None:
     rng = np.random.default_rng(5)
     y, p = rng.standard_normal((40, 2)), rng.standard_normal((40, 2))
@@ -185,3 +172,41 @@ def test_exact_states_are_canonical_across_chunkings() -> None:
     same_values = [bits(v) for v in merged.compute("raw_values").mse]
     assert same_values == [bits(v) for v in one_shot.compute("raw_values").mse]
     assert merged.to_bytes() == one_shot.to_bytes()
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "normal",
+        "dynamic range",
+        "tiny squares, mixed",
+        pytest.param(
+            "overflow edge",
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=AssertionError,
+                reason=(
+                    "LIMITATION: with |d| near 2**511 (squares past 2**1022, taken by the scaled "
+                    "per-row path) the exact state's bytes differ between one 3001-row update and "
+                    "updates of <= 33 rows, though every value (and every result) is identical; the "
+                    "default state's bytes do not differ. Cause not found yet (suspect: the scaled "
+                    "accumulators' carry normalisation under many merges)."
+                ),
+            ),
+        ),
+    ],
+)
+def test_exact_state_bytes_do_not_depend_on_chunking_or_threads(isa: str, kind: str) -> None:
+    """Every row's terms go to accumulators chosen by the row's values (vector path, tail,
+    deferred lane alike), so the serialised integers are the same for any split."""
+    rng = np.random.default_rng(11)
+    y, p = next((a, b) for name, a, b in datasets(rng, 3001) if name == kind)
+    y, p = np.stack([y, p[::-1]], axis=1), np.stack([p, y[::-1]], axis=1)
+    want = RegressionAccumulator(exact=True).update(y, p).to_bytes()
+    for chunk in (1, 7, 16, 33, 1000):
+        acc = RegressionAccumulator(exact=True)
+        for i in range(0, len(y), chunk):
+            acc.update(y[i : i + chunk], p[i : i + chunk])
+        assert acc.to_bytes() == want, chunk
+    for threads in THREAD_COUNTS:
+        assert RegressionAccumulator(exact=True, num_threads=threads).update(y, p).to_bytes() == want
