@@ -190,8 +190,8 @@ def suite_exact(n: int, repeats: int) -> list[str]:
     rows = [(k, v, 16 * n / v / 1e9) for k, v in med.items()]
     lines = table(f"exact=True, n = {n:.0e} float64", rows, "default (exact sum of rounded squares)")
     ratio = med["exact=True (exact squares, correctly rounded)"] / med["default (exact sum of rounded squares)"]
-    lines += [f"exact / default: {ratio:.2f}× (target ≤ 1.7×; exact mode is compute-bound at ~2.3 ns/elem/core "
-              "with AVX-512, so it needs ~3-4 cores to reach the memory limit)", ""]
+    lines += [f"exact / default: {ratio:.2f}× (target ≤ 1.7×; exact mode is compute-bound at ~1.6 ns/elem/core "
+              "in cache with AVX-512, so it needs ~3 cores to reach the memory limit)", ""]
     del y, p
     gc.collect()
     y16 = rng.standard_normal(n).astype(np.float16)
