@@ -3,6 +3,7 @@
 // path calls.
 #include <cstdint>
 
+#include "l2loss/kernel_abi.hpp"
 #include "l2loss/ridge_kernel.hpp"
 #include "l2loss/superaccumulator.hpp"
 
@@ -13,30 +14,7 @@ void ridge_sacc_add(Superaccumulator& acc, double x, uint32_t& nonfinite) {
     nonfinite = 1;
     return;
   }
-  // x = mant * 2^(pos - 1074): its (at most 53-bit) significand lands in two adjacent
-  // 32-bit digits (see superaccumulator.hpp).
-  uint64_t bits;
-  __builtin_memcpy(&bits, &x, sizeof bits);
-  uint64_t mant = bits & 0xFFFFFFFFFFFFFull;
-  int biased = static_cast<int>((bits >> 52) & 0x7FF);
-  if (biased == 0) {
-    if (mant == 0) return;
-    biased = 1;  // subnormal: same scale as the smallest normal
-  } else {
-    mant |= 1ull << 52;
-  }
-  const int pos = biased - 1;
-  const int j = pos >> 5, s = pos & 31;
-  const auto lo = static_cast<int64_t>((mant << s) & 0xFFFFFFFFull);
-  const auto hi = static_cast<int64_t>(mant >> (32 - s));
-  if (static_cast<int64_t>(bits) < 0) {
-    acc.chunk[j] -= lo;
-    acc.chunk[j + 1] -= hi;
-  } else {
-    acc.chunk[j] += lo;
-    acc.chunk[j + 1] += hi;
-  }
-  if (--acc.adds_until_carry <= 0) sacc_normalize(acc);
+  scalar::sacc_add_double(acc, x);  // the engine's one baseline exact add
 }
 
 }  // namespace l2loss
