@@ -8,6 +8,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -148,6 +149,45 @@ py::list isa_names(bool compiled_only) {
   return out;
 }
 
+// numpy.ndarray itself (set at import): the fast path takes plain arrays only, since
+// subclasses (masked arrays, np.matrix) carry meaning the general path must see.
+PyObject* ndarray_type = nullptr;
+
+// One clean float pair (float32/float64, or a pair of one narrow dtype), one output, no
+// options: the mean of acc (root: its square root), or None for anything else -- an
+// empty input, a non-finite value -- which the general path then handles.
+py::object fast_mean(const py::object& y_true, const py::object& y_pred, int num_threads, int acc, bool root) {
+  if (reinterpret_cast<PyObject*>(Py_TYPE(y_true.ptr())) != ndarray_type ||
+      reinterpret_cast<PyObject*>(Py_TYPE(y_pred.ptr())) != ndarray_type || num_threads < 0) {
+    return py::none();
+  }
+  const auto yt = py::reinterpret_borrow<py::array>(y_true);
+  const auto yp = py::reinterpret_borrow<py::array>(y_pred);
+  DType dt, dp;
+  if (yt.ndim() < 1 || yt.ndim() > 2 || yp.ndim() < 1 || yp.ndim() > 2 || !native_float(yt.dtype(), dt) ||
+      !native_float(yp.dtype(), dp) || (dt != dp && (is_narrow(dt) || is_narrow(dp)))) {  // narrow: in pairs
+    return py::none();
+  }
+  const int64_t rows = yt.shape(0);
+  if (rows == 0 || yp.shape(0) != rows || (yt.ndim() == 2 && yt.shape(1) != 1) ||
+      (yp.ndim() == 2 && yp.shape(1) != 1)) {
+    return py::none();
+  }
+  ReduceRequest req;
+  req.y_true = Operand{static_cast<const char*>(yt.data()), dt, yt.strides(0), 0};
+  req.y_pred = Operand{static_cast<const char*>(yp.data()), dp, yp.strides(0), 0};
+  req.n_rows = rows;
+  req.sums = acc == kAccAbs ? kSumAbs : kSumSq;
+  req.num_threads = num_threads;
+  double mean;
+  if (!small_mean(req, acc, mean)) {
+    const ReduceResult r = run(req);
+    if (r.careful) return py::none();
+    mean = column_mean(r, acc, 0);
+  }
+  return py::float_(root ? std::sqrt(mean) : mean);
+}
+
 }  // namespace
 
 // Free-threaded CPython (3.13t+): this module declares that it needs the GIL
@@ -236,37 +276,16 @@ PYBIND11_MODULE(_core, m, L2LOSS_MODULE_GIL) {
       "One fused exact pass; returns a Reduction. With grad_out, also writes "
       "grad_out = grad_scale * fl(w * (y_pred - y_true)) in the same pass.");
 
-  // The small-call fast path: one column, one accumulator, a Python float -- or None
-  // whenever the general path must take over (anything but a clean float32/float64
-  // single-output pair, an empty input, a non-finite value, weights summing to zero).
-  m.def(
-      "mean_fast",
-      [](const py::object& y_true, const py::object& y_pred, int acc, int num_threads) -> py::object {
-        if (!py::isinstance<py::array>(y_true) || !py::isinstance<py::array>(y_pred)) return py::none();
-        const auto yt = py::reinterpret_borrow<py::array>(y_true);
-        const auto yp = py::reinterpret_borrow<py::array>(y_pred);
-        DType dt, dp;
-        if (yt.ndim() < 1 || yt.ndim() > 2 || yp.ndim() < 1 || yp.ndim() > 2 || !native_float(yt.dtype(), dt) ||
-            !native_float(yp.dtype(), dp) || num_threads < 0 ||
-            (dt != dp && (is_narrow(dt) || is_narrow(dp)))) {  // narrow dtypes come in pairs
-          return py::none();
-        }
-        const int64_t rows = yt.shape(0);
-        if (rows == 0 || yp.shape(0) != rows || (yt.ndim() == 2 && yt.shape(1) != 1) ||
-            (yp.ndim() == 2 && yp.shape(1) != 1)) {
-          return py::none();
-        }
-        ReduceRequest req;
-        req.y_true = Operand{static_cast<const char*>(yt.data()), dt, yt.strides(0), 0};
-        req.y_pred = Operand{static_cast<const char*>(yp.data()), dp, yp.strides(0), 0};
-        req.n_rows = rows;
-        req.sums = acc == kAccAbs ? kSumAbs : kSumSq;
-        req.num_threads = num_threads;
-        const ReduceResult r = run(req);
-        if (r.careful) return py::none();
-        return py::float_(column_mean(r, acc, 0));
-      },
-      py::arg("y_true"), py::arg("y_pred"), py::arg("acc"), py::arg("num_threads"));
+  // The small-call fast paths, called straight from the public functions' wrappers
+  // (_validation.sklearn_binding): mse_fast / rmse_fast / mae_fast(y_true, y_pred,
+  // num_threads) give a Python float, or None whenever the general path must take over.
+  ndarray_type = py::object(py::module_::import("numpy").attr("ndarray")).release().ptr();  // kept for good
+  m.def("mse_fast", [](const py::object& t, const py::object& p, int n) { return fast_mean(t, p, n, kAccSq, false); },
+        py::arg("y_true"), py::arg("y_pred"), py::arg("num_threads"));
+  m.def("rmse_fast", [](const py::object& t, const py::object& p, int n) { return fast_mean(t, p, n, kAccSq, true); },
+        py::arg("y_true"), py::arg("y_pred"), py::arg("num_threads"));
+  m.def("mae_fast", [](const py::object& t, const py::object& p, int n) { return fast_mean(t, p, n, kAccAbs, false); },
+        py::arg("y_true"), py::arg("y_pred"), py::arg("num_threads"));
 
   m.def(
       "exact_weighted_average",

@@ -199,8 +199,9 @@ void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& n
   std::vector<std::unique_ptr<ColumnState[]>> per_thread(static_cast<size_t>(threads));
   std::vector<char> tiny_seen(static_cast<size_t>(threads), 0);
   parallel_for_threads(threads, [&](int t, int) {
-    // Value-initialised, i.e. zero-filled: empty accumulators (see superaccumulator.hpp).
-    auto states = std::make_unique<ColumnState[]>(static_cast<size_t>(n_cols));
+    // Default-initialised: the kernels clear only the accumulators they claim (kernel_abi.hpp).
+    std::unique_ptr<ColumnState[]> states(new ColumnState[static_cast<size_t>(n_cols)]);
+    for (int64_t c = 0; c < n_cols; ++c) reset_state(states[c]);
     const KernelConfig cfg_first = make_config(req, true);
     const KernelConfig cfg_rest = make_config(req, false);
     bool found = false;
@@ -346,6 +347,21 @@ ReduceResult reduce(const ReduceRequest& req) {
     out.weight_term_flags = out.columns[0].term_flags[kAccW];
   }
   return out;
+}
+
+bool small_mean(const ReduceRequest& req, int acc, double& mean) {
+  if (req.n_cols != 1 || req.weight || req.log1p || req.grad.data || req.n_rows <= 0 ||
+      req.sums != (acc == kAccAbs ? kSumAbs : kSumSq) || effective_threads(req) != 1) {
+    return false;
+  }
+  validate(req);
+  ColumnState st;  // ~10 KB on the stack; the kernel clears only what it claims
+  reset_state(st);
+  column_kernel_for(active_isa())(make_task(req, 0, req.n_rows, 0), make_config(req, true), st);
+  scalar::flush_column(st);
+  if (st.nonfinite) return false;
+  mean = divide(ExactNumber::from_accumulator(st.acc[acc]), ExactNumber::from_uint(static_cast<uint64_t>(req.n_rows)));
+  return true;
 }
 
 int max_hardware_threads() {

@@ -202,9 +202,9 @@ void careful_kernel(const ColumnTask& t, const KernelConfig& cfg, CarefulState& 
 void flush_column(ColumnState& st) {
   for (int k = 0; k < kNumAccs; ++k) {
     if (!((st.used >> k) & 1u)) continue;
-    for (int l = 0; l < kMaxLanes; ++l) {
-      sacc_add_checked(st.acc[k], st.fpe0[k][l], st.nonfinite);
-      sacc_add_checked(st.acc[k], st.fpe1[k][l], st.nonfinite);
+    for (int l = 0; l < kMaxLanes; ++l) {  // mostly zeros in a small call: skip them (NaN != 0)
+      if (st.fpe0[k][l] != 0.0) sacc_add_checked(st.acc[k], st.fpe0[k][l], st.nonfinite);
+      if (st.fpe1[k][l] != 0.0) sacc_add_checked(st.acc[k], st.fpe1[k][l], st.nonfinite);
       st.fpe0[k][l] = 0.0;
       st.fpe1[k][l] = 0.0;
     }

@@ -10,7 +10,6 @@ Results are bitwise identical for any thread count, ISA path and memory layout.
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any
 
@@ -116,28 +115,7 @@ def _mean_metric(
     return aggregate(values, t.multioutput, t.dtype)
 
 
-def _fast_mean(acc: int) -> Any:
-    """Fast hook for two plain float arrays, one output, default options (see sklearn_binding)."""
-    mean_fast = _core.mean_fast
-    ndarray = np.ndarray
-
-    def fast(y_true: Any, y_pred: Any, num_threads: int) -> Any:
-        if type(y_true) is ndarray and type(y_pred) is ndarray:
-            return mean_fast(y_true, y_pred, acc, num_threads)
-        return None
-
-    return fast
-
-
-_fast_mse = _fast_mean(_ACC_SQ)
-
-
-def _fast_root(y_true: Any, y_pred: Any, num_threads: int) -> Any:
-    value = _fast_mse(y_true, y_pred, num_threads)
-    return None if value is None else math.sqrt(value)
-
-
-@sklearn_binding(_fast_mse)
+@sklearn_binding(_core.mse_fast)
 def mean_squared_error(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
     num_threads: int | None = None, exact: bool = False,
@@ -177,7 +155,7 @@ def mean_squared_error(
     )
 
 
-@sklearn_binding(_fast_root)
+@sklearn_binding(_core.rmse_fast)
 def root_mean_squared_error(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
     num_threads: int | None = None, exact: bool = False,
@@ -199,7 +177,7 @@ def root_mean_squared_error(
     )
 
 
-@sklearn_binding(_fast_mean(_ACC_ABS))
+@sklearn_binding(_core.mae_fast)
 def mean_absolute_error(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
     num_threads: int | None = None,

@@ -39,22 +39,13 @@ def sklearn_binding(fast: Callable[[Any, Any, int], Any] | None = None) -> Calla
 
     def decorate(func: F) -> F:
         sig = inspect.signature(func)
+        own = frozenset(sig.parameters)  # a keyword func lacks must reach func (and fail there)
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if fast is not None and len(args) == 2 and kwargs:
-                # Keywords spelled out at their defaults (sample_weight=None, ...) keep the fast path.
-                plain = {k: v for k, v in kwargs.items() if not (k == "sample_weight" and v is None)
-                         and not (k == "multioutput" and type(v) is str and v == "uniform_average")}
-                if len(plain) < len(kwargs) and plain.keys() <= {"num_threads"}:
-                    return wrapper(*args, **plain)
-            if fast is not None and len(args) == 2 and (not kwargs or kwargs.keys() == {"num_threads"}):
-                threads = kwargs.get("num_threads")
-                if threads is None:
-                    threads = 0  # the engine's default
-                elif type(threads) is not int or threads < 1:
-                    threads = -1  # invalid: let the general path raise its error
-                if threads >= 0:
+            if fast is not None and len(args) == 2:
+                threads = _fast_threads(kwargs, own) if kwargs else 0  # 0: the engine's default
+                if threads is not None:
                     value = fast(args[0], args[1], threads)
                     if value is not None:
                         return value
@@ -70,6 +61,28 @@ def sklearn_binding(fast: Callable[[Any, Any, int], Any] | None = None) -> Calla
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _fast_threads(kwargs: dict[str, Any], own: frozenset[str]) -> int | None:
+    """The thread count of a call the fast path may take, or None.
+
+    Eligible: keywords spelled at their defaults (``sample_weight=None``,
+    ``multioutput="uniform_average"``, ``exact=False``) and a valid ``num_threads``; an
+    invalid ``num_threads`` is left to the general path, which raises its error.
+    """
+    threads = 0
+    for key, value in kwargs.items():
+        if key not in own:
+            return None
+        if key == "num_threads":
+            if value is not None:
+                if type(value) is not int or value < 1:
+                    return None
+                threads = value
+        elif not ((key == "sample_weight" and value is None) or (key == "exact" and value is False)
+                  or (key == "multioutput" and type(value) is str and value == "uniform_average")):
+            return None
+    return threads
 
 
 class InvalidParameterError(ValueError, TypeError):
