@@ -54,8 +54,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def measure(
+    n: int, chunk: int, *, workers: int = 2, threads_per_worker: int = 1, repeats: int = 7, seed: int = 0
+) -> dict[str, Any]:
+    """Time the four candidates on one LocalCluster; returns medians, values and the setup."""
     import dask
     import dask.array as da
     import dask_ml
@@ -64,12 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     import l2loss
     import l2loss.dask
 
-    n, chunk = int(args.n), int(args.chunk)
     package_root = str(Path(l2loss.__file__).resolve().parents[1])
     env = {"PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
     cluster = distributed.LocalCluster(
-        n_workers=args.workers,
-        threads_per_worker=args.threads_per_worker,
+        n_workers=workers,
+        threads_per_worker=threads_per_worker,
         processes=True,
         dashboard_address=None,
         env=env,
@@ -77,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     client = distributed.Client(cluster)
     try:
         t0 = time.perf_counter()
-        y_true = da.random.default_rng(args.seed).standard_normal(n, chunks=chunk)
-        y_pred = y_true + 0.1 * da.random.default_rng(args.seed + 1).standard_normal(n, chunks=chunk)
+        y_true = da.random.default_rng(seed).standard_normal(n, chunks=chunk)
+        y_pred = y_true + 0.1 * da.random.default_rng(seed + 1).standard_normal(n, chunks=chunk)
         y_true, y_pred = client.persist([y_true, y_pred])
         distributed.wait([y_true, y_pred])
         generate_s = time.perf_counter() - t0
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in names:  # warm-up: imports, worker caches, first-call costs
                 values[name] = float(candidates[name]())
             times: dict[str, list[float]] = {name: [] for name in names}
-            for r in range(args.repeats):
+            for r in range(repeats):
                 order = names[r % len(names) :] + names[: r % len(names)]
                 for name in order:
                     t = time.perf_counter()
@@ -113,35 +114,66 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         client.close()
         cluster.close()
+    return {
+        "n": n,
+        "chunk": chunk,
+        "blocks": blocks,
+        "together": together,
+        "workers": workers,
+        "threads_per_worker": threads_per_worker,
+        "repeats": repeats,
+        "generate_s": generate_s,
+        "median_s": {name: statistics.median(ts) for name, ts in times.items()},
+        "values": {name: values[name] for name in names if name != "floor"},
+        "versions": {
+            "dask": dask.__version__,
+            "distributed": distributed.__version__,
+            "dask-ml": dask_ml.__version__,
+            "l2loss": l2loss.__version__,
+            "isa": l2loss.config()["isa"],
+        },
+    }
 
-    med = {name: statistics.median(ts) for name, ts in times.items()}
+
+def render(res: dict[str, Any]) -> str:
+    """The Markdown table of one measure() result (GB/s counts both float64 inputs)."""
+    n, med, values = res["n"], res["median_s"], res["values"]
     gbytes = 2 * n * 8 / 1e9
     ref = med["l2loss.dask"]
     lines = [
-        f"n = {n:.3g} float64 per array in {blocks} blocks of {chunk:.3g}; "
-        f"LocalCluster {args.workers} workers x {args.threads_per_worker} thread(s); "
-        f"median of {args.repeats} interleaved rounds; "
-        f"inputs persisted ({2 * n * 8 / 2**30:.2f} GiB, generated in {generate_s:.1f} s; "
-        f"{together}/{blocks} block pairs on the same worker).",
+        f"n = {n:.3g} float64 per array in {res['blocks']} blocks of {res['chunk']:.3g}; "
+        f"LocalCluster {res['workers']} workers x {res['threads_per_worker']} thread(s); "
+        f"median of {res['repeats']} interleaved rounds; "
+        f"inputs persisted ({2 * n * 8 / 2**30:.2f} GiB, generated in {res['generate_s']:.1f} s; "
+        f"{res['together']}/{res['blocks']} block pairs on the same worker).",
         "",
         "| candidate | median s | GB/s | time / l2loss.dask | MSE |",
         "|---|---:|---:|---:|---|",
     ]
-    for name in names:
-        value = "-" if name == "floor" else repr(values[name])
+    for name in med:
+        value = repr(values[name]) if name in values else "-"
         row = [name, f"{med[name]:.3f}", f"{gbytes / med[name]:.1f}", f"{med[name] / ref:.2f}x", value]
         lines.append("| " + " | ".join(row) + " |")
+    v = res["versions"]
     lines += [
         "",
         f"l2loss.dask is **{med['dask-ml'] / ref:.1f}x** faster than dask-ml and "
         f"**{med['dask.array'] / ref:.1f}x** faster than the plain dask.array expression.",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, "
-        f"numpy {np.__version__}, dask {dask.__version__}, distributed {distributed.__version__}, "
-        f"dask-ml {dask_ml.__version__}, l2loss {l2loss.__version__} "
-        f"(ISA {l2loss.config()['isa']}).",
+        f"numpy {np.__version__}, dask {v['dask']}, distributed {v['distributed']}, "
+        f"dask-ml {v['dask-ml']}, l2loss {v['l2loss']} (ISA {v['isa']}).",
     ]
-    table = "\n".join(lines)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    res = measure(
+        int(args.n), int(args.chunk), workers=args.workers, threads_per_worker=args.threads_per_worker,
+        repeats=args.repeats, seed=args.seed,
+    )
+    table = render(res)
     print(table)
     if args.markdown:
         args.markdown.write_text(table + "\n")

@@ -1,6 +1,6 @@
 """Standalone benchmark runner for l2loss: speed, bandwidth efficiency and accuracy, side by side.
 
-Four sections, all in one process and one run, every figure a ratio measured in that run:
+Five sections, in one run, every figure a ratio measured in that run:
 
 * ``grid``     mean_squared_error against every installed peer, over n, dtype, contiguous vs
                strided (``a[::2]``) inputs, unweighted vs weighted, and 1 vs 2 threads (for every
@@ -10,7 +10,9 @@ Four sections, all in one process and one run, every figure a ratio measured in 
                each against NumPy (and sklearn / torch) doing the same job;
 * ``latency``  ns per call at n = 16 and 1000;
 * ``accuracy`` the relative error of every library against the exact MSE (integer-scaled exact
-               sums) on benign and adversarial data (large mean, wide dynamic range, cancellation).
+               sums) on benign and adversarial data (large mean, wide dynamic range, cancellation);
+* ``dask``     l2loss.dask vs dask-ml vs a dask.array expression vs the scheduler's own floor on a
+               2-worker LocalCluster (``dask_bench.py``; when dask[distributed] and dask-ml are installed).
 
 Modules: ``timing`` (interleaved medians, machine load), ``peers`` (inputs, candidates),
 ``accuracy`` (data kinds, exact reference), ``machine`` (header), ``render`` (Markdown),
@@ -19,6 +21,7 @@ Modules: ``timing`` (interleaved medians, machine load), ``peers`` (inputs, cand
     PYTHONPATH=python python benchmarks/run.py --dry-run           # the plan and its estimated time
     PYTHONPATH=python python benchmarks/run.py --quick             # n <= 1e6, about a minute
     PYTHONPATH=python python benchmarks/run.py --plot --update-readme   # the full run (README's numbers)
+    l2loss bench --full -- --plot --update-readme                   # the same, from the CLI
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ class Plan:
     ops_sizes: tuple[int, ...]
     latency_sizes: tuple[int, ...]
     accuracy_sizes: tuple[int, ...]
+    dask: tuple[int, int]  # (n, chunk) of the Dask section
     families: tuple[str, ...]
     sections: tuple[str, ...]
     timing: TimingSettings
@@ -77,12 +81,15 @@ class Plan:
         return replace(self.timing, repeats=self.big_repeats) if n >= 10**8 else self.timing
 
 
+SECTIONS = ("grid", "ops", "latency", "accuracy", "dask")
+
 MODES: dict[str, dict[str, Any]] = {
     "full": dict(
         sizes=tuple(10**k for k in range(2, 9)),
         ops_sizes=(10**3, 10**6, 10**8),
         latency_sizes=(16, 1000),
         accuracy_sizes=(10**3, 10**5, 10**7),
+        dask=(10**8, 5 * 10**6),  # (n, chunk): 1.5 GiB persisted on the LocalCluster
         repeats=7,
         big_repeats=5,
         sample_ms=20.0,
@@ -93,6 +100,7 @@ MODES: dict[str, dict[str, Any]] = {
         ops_sizes=(10**3, 10**6),
         latency_sizes=(16, 1000),
         accuracy_sizes=(10**3, 10**5),
+        dask=(10**7, 10**6),
         repeats=3,
         big_repeats=3,
         sample_ms=5.0,
@@ -103,6 +111,7 @@ MODES: dict[str, dict[str, Any]] = {
         ops_sizes=(1000,),
         latency_sizes=(16,),
         accuracy_sizes=(200,),
+        dask=(10**5, 2 * 10**4),
         repeats=2,
         big_repeats=2,
         sample_ms=0.5,
@@ -187,6 +196,9 @@ def estimate_seconds(plan: Plan, keys: dict[str, list[str]]) -> dict[str, float]
         est["latency"] = sum(
             len(plan.dtypes) * case(n, 8, 2, keys["latency"], False) for n in plan.latency_sizes
         )
+    if "dask" in plan.sections and dask_available():
+        n = plan.dask[0]
+        est["dask"] = 8.0 + n * 40e-9 + (plan.timing.repeats + 1) * n * 16 / 4e9  # cluster, generation, 4 calls
     if "accuracy" in plan.sections:
         est["accuracy"] = sum(
             len(accuracy.DATA_KINDS) * len(plan.dtypes) * (n * 0.3e-6 + 0.02) for n in plan.accuracy_sizes
@@ -289,12 +301,15 @@ def _strict(x: Any) -> Any:
     return x
 
 
-def write_json(path: Path, meta: dict[str, Any], plan: Plan, results: dict[str, list[Any]]) -> None:
+def write_json(
+    path: Path, meta: dict[str, Any], plan: Plan, results: dict[str, list[Any]], dask_res: dict[str, Any] | None
+) -> None:
     payload = {
         "meta": meta,
         "plan": asdict(plan),
         **{k: [case_dict(c) for c in v] for k, v in results.items() if k != "accuracy"},
         "accuracy": [asdict(a) for a in results["accuracy"]],
+        "dask": dask_res,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(_strict(payload), indent=1, default=str, allow_nan=False) + "\n")
@@ -406,8 +421,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--sections",
         type=parse_list,
-        default=("grid", "ops", "latency", "accuracy"),
-        help="comma-separated subset of grid,ops,latency,accuracy",
+        default=SECTIONS,
+        help=f"comma-separated subset of {','.join(SECTIONS)} (dask: when dask[distributed] and dask-ml "
+        "are installed)",
     )
     ap.add_argument("--sizes", type=parse_sizes, help="grid sizes, e.g. 1e3,1e6,1e8")
     ap.add_argument("--max-n", type=lambda x: int(float(x)), help="drop every size above this (all sections)")
@@ -469,7 +485,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     d = MODES[mode]
     cap = args.max_n or math.inf
-    unknown = set(args.sections) - {"grid", "ops", "latency", "accuracy"}
+    unknown = set(args.sections) - set(SECTIONS)
     if unknown:
         raise SystemExit(f"unknown section(s): {', '.join(sorted(unknown))}")
     retry = args.retry_busy if args.retry_busy is not None else d["retry_busy"]
@@ -486,12 +502,42 @@ def plan_from(args: argparse.Namespace) -> Plan:
         ops_sizes=tuple(n for n in d["ops_sizes"] if n <= cap),
         latency_sizes=d["latency_sizes"],
         accuracy_sizes=tuple(n for n in d["accuracy_sizes"] if n <= cap),
+        dask=d["dask"] if d["dask"][0] <= cap else (min(d["dask"][0], int(cap)), min(d["dask"][1], int(cap))),
         families=tuple(f for f in args.peers if f in peers.PEER_FAMILIES),
         sections=args.sections,
         timing=timing,
         big_repeats=args.repeats or d["big_repeats"],
         seed=args.seed,
     )
+
+
+def dask_available() -> bool:
+    try:
+        import dask_ml.metrics  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run_dask(plan: Plan) -> dict[str, Any] | None:
+    """l2loss.dask vs dask-ml vs dask.array vs the scheduler's floor on a 2-worker LocalCluster."""
+    if not dask_available():
+        log("dask: skipped (needs dask[distributed] and dask-ml: pip install -e .[bench,dask])")
+        return None
+    import dask_bench
+
+    n, chunk = plan.dask
+    log(f"dask: n = {render.fmt_n(n)} in blocks of {render.fmt_n(chunk)} on a LocalCluster")
+    return dask_bench.measure(n, chunk, repeats=plan.timing.repeats, seed=plan.seed)
+
+
+def dask_markdown(res: dict[str, Any] | None) -> str:
+    if res is None:
+        return ""
+    import dask_bench
+
+    return "\n\n### Dask: l2loss.dask vs dask-ml (peers for the Dask rows)\n\n" + dask_bench.render(res)
 
 
 def candidate_keys(plan: Plan) -> dict[str, list[str]]:
@@ -550,6 +596,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else []
     )
     acc = run_accuracy(plan) if "accuracy" in plan.sections else []
+    dask_res = run_dask(plan) if "dask" in plan.sections else None
     meta["loadavg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     meta["thread_knobs"] = peers.thread_knobs(plan.families)  # numba's threading layer is known now
     meta["wall_s"] = round(time.monotonic() - started, 1)
@@ -566,7 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             plot.accuracy_chart(args.plot / CHARTS[1], acc, meta)
             charts.append(("accuracy per data kind", args.plot / CHARTS[1]))
         log(f"charts written to {', '.join(str(p) for _, p in charts)}")
-    markdown = render.render_markdown(meta, grid, ops, latency, acc)
+    markdown = render.render_markdown(meta, grid, ops, latency, acc) + dask_markdown(dask_res)
     print(markdown)
     md_path = args.markdown or (
         None if args.no_json else args.json.with_suffix(".md") if args.json else stem.with_suffix(".md")
@@ -577,11 +624,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"Markdown written to {md_path}")
     if not args.no_json:
         path = args.json or stem.with_suffix(".json")
-        write_json(path, meta, plan, {"grid": grid, "ops": ops, "latency": latency, "accuracy": acc})
+        write_json(path, meta, plan, {"grid": grid, "ops": ops, "latency": latency, "accuracy": acc}, dask_res)
         log(f"raw results written to {path}")
     if args.update_readme:
         rel = [(title, os.path.relpath(p.resolve(), args.readme.resolve().parent)) for title, p in charts]
-        replace_between(args.readme, MARKS, render.render_markdown(meta, grid, ops, latency, acc, rel))
+        replace_between(
+            args.readme, MARKS, render.render_markdown(meta, grid, ops, latency, acc, rel) + dask_markdown(dask_res)
+        )
         log(f"updated {args.readme}")
         if grid and latency:
             replace_between(args.main_readme, SUMMARY_MARKS, summary_markdown(grid, latency, acc, meta))

@@ -66,7 +66,13 @@ def test_smoke_run_writes_json_markdown_readmes_and_charts(tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     data = json.loads(out_json.read_text())
-    assert {"meta", "plan", "grid", "ops", "latency", "accuracy"} <= set(data)
+    assert {"meta", "plan", "grid", "ops", "latency", "accuracy", "dask"} <= set(data)
+    if data["dask"] is not None:  # dask[distributed] and dask-ml installed: the LocalCluster rows ran
+        d = data["dask"]
+        assert set(d["median_s"]) == {"l2loss.dask", "dask-ml", "dask.array", "floor"}
+        assert all(t > 0 for t in d["median_s"].values())
+        assert math.isclose(d["values"]["dask-ml"], d["values"]["l2loss.dask"], rel_tol=1e-12)
+        assert "### Dask" in out_md.read_text()
     assert data["meta"]["l2loss"]["isa"] and data["meta"]["cpu"] and data["meta"]["cores"] >= 1
     variants = {(c["layout"], c["weighted"]) for c in data["grid"]}
     assert variants == {("contiguous", False), ("contiguous", True), ("strided", False), ("strided", True)}
@@ -99,3 +105,19 @@ def test_smoke_run_writes_json_markdown_readmes_and_charts(tmp_path: Path) -> No
         for name in ("throughput.png", "accuracy.png"):
             assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
             assert f"]({name})" in section  # embedded, relative to the README
+
+
+def test_cli_bench_full_runs_the_suite(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    from l2loss.cli import main
+
+    # The child process prints the plan of the full grid and exits 0 (--dry-run times nothing).
+    assert main(["bench", "--full", "--suite", str(ROOT / "benchmarks"), "--", "--dry-run"]) == 0
+    captured = capfd.readouterr()
+    out = captured.out + captured.err  # the runner logs its plan to stderr
+    assert "plan (full)" in out and "grid" in out and "candidates:" in out
+    # Outside a checkout it says where the suite lives, in one line; stray arguments are refused.
+    assert main(["bench", "--full", "--suite", str(tmp_path)]) == 2
+    err = capfd.readouterr().err
+    assert err.startswith("l2loss: error:") and "run.py not found" in err and err.count("\n") == 1
+    assert main(["bench", "stray"]) == 2
+    assert "use --full" in capfd.readouterr().err

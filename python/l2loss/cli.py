@@ -11,9 +11,11 @@ import argparse
 import json
 import math
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -108,7 +110,23 @@ def _peers(y_true: np.ndarray, y_pred: np.ndarray, threads: int) -> list[tuple[s
     return peers
 
 
+def run_full_suite(suite: Path, suite_args: Sequence[str]) -> int:
+    """``l2loss bench --full``: the benchmark grid of benchmarks/run.py, in a child process
+    (it imports its sibling modules and the peers); returns its exit code."""
+    script = suite / "run.py"
+    if not script.is_file():
+        raise CliError(
+            f"{script} not found: the full suite lives in the source checkout's benchmarks/ folder; "
+            "run from the checkout's root or pass --suite DIR"
+        )
+    return subprocess.call([sys.executable, str(script), *suite_args])
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.full:
+        return run_full_suite(args.suite, args.suite_args)
+    if args.suite_args:
+        raise CliError(f"unexpected arguments {' '.join(args.suite_args)!r} (they go to the suite: use --full)")
     n, dtype = args.size, np.dtype(args.dtype)
     rng = np.random.default_rng(args.seed)
     y_true = rng.standard_normal(n).astype(dtype)
@@ -204,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive_int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", metavar="PNG", help="write a bar chart (needs matplotlib)")
+    p.add_argument(
+        "--full", action="store_true",
+        help="run the whole benchmark suite instead (benchmarks/run.py of a source checkout, with the "
+        "'bench' extra installed); arguments after -- go to it, e.g. l2loss bench --full -- --quick --plot",
+    )
+    p.add_argument("--suite", metavar="DIR", type=Path, default=Path("benchmarks"),
+                   help="the checkout's benchmarks/ folder for --full (default: ./benchmarks)")
+    p.add_argument("suite_args", nargs="*", metavar="-- SUITE_ARGS", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("eval", help="evaluate prediction files (any size, bounded memory)")
