@@ -161,3 +161,22 @@ def test_a_state_left_by_a_heavier_pass_does_not_leak_into_the_next() -> None:
         l2loss.r2_score(y, p, num_threads=1)
         assert bits(l2loss.mean_absolute_error(y, p, num_threads=1)) == bits(exact_mae(y, p))
         assert Fraction(l2loss.mean_squared_error(y, p)) == Fraction(exact_mse(y, p))
+
+
+def test_thread_counts_beyond_a_c_int_are_refused_by_name() -> None:
+    # Used to surface pybind11's "incompatible function arguments" TypeError (the engine
+    # takes a C int); now every entry point says which argument is wrong.
+    y, p = pair(1000, "float64")
+    want = bits(l2loss.mean_squared_error(y, p))
+    assert bits(l2loss.mean_squared_error(y, p, num_threads=2**31 - 1)) == want
+    for t in (2**31, 2**40):
+        for call in (
+            lambda: l2loss.mean_squared_error(y, p, num_threads=t),
+            lambda: general("mean_squared_error", y, p, num_threads=t),
+            lambda: l2loss.mse_value_and_grad(y, p, num_threads=t),
+            lambda: l2loss.r2_score(y, p, num_threads=t),
+        ):
+            with pytest.raises(ValueError, match="num_threads must be at most"):
+                call()
+    with pytest.raises(ValueError, match="at most"):
+        l2loss.set_num_threads(2**40)

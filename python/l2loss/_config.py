@@ -24,6 +24,8 @@ def set_num_threads(n: int) -> int:
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
+    if n > 2**31 - 1:
+        raise ValueError(f"n must be at most 2**31 - 1, got {n!r}")
     return int(_core.set_num_threads(n))
 
 

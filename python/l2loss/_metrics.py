@@ -49,11 +49,16 @@ class UndefinedMetricWarning(UserWarning):
     """A metric is not well defined for the input (e.g. R^2 with fewer than two samples)."""
 
 
+MAX_THREADS_ARG = 2**31 - 1
+
+
 def threads_arg(num_threads: Any) -> int:
     if num_threads is None:
         return 0
     if isinstance(num_threads, (bool, np.bool_)) or not isinstance(num_threads, (int, np.integer)) or num_threads < 1:
         raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
+    if num_threads > MAX_THREADS_ARG:  # the engine takes a C int
+        raise ValueError(f"num_threads must be at most 2**31 - 1, got {num_threads!r}")
     return int(num_threads)
 
 

@@ -76,7 +76,7 @@ def _fast_threads(kwargs: dict[str, Any], own: frozenset[str]) -> int | None:
             return None
         if key == "num_threads":
             if value is not None:
-                if type(value) is not int or value < 1:
+                if type(value) is not int or not 1 <= value <= 2**31 - 1:
                     return None
                 threads = value
         elif not ((key == "sample_weight" and value is None) or (key == "exact" and value is False)
