@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -260,22 +261,34 @@ def gil_release_speedup(
     return best_serial, best_threaded, best_serial / best_threaded
 
 
-def test_python_thread_runs_during_a_long_call() -> None:
+@pytest.mark.parametrize(
+    # MSLE takes the general path; the other three the one-thread small-call path
+    # (engine small_mean), which must release the GIL as well.
+    "metric", ["mean_squared_log_error", "mean_squared_error", "root_mean_squared_error", "mean_absolute_error"]
+)
+def test_python_thread_runs_during_a_long_call(metric: str) -> None:
     """A load-independent check that the GIL is released (no wall-clock ratio): a pure-Python
-    thread keeps making progress in the middle of one long single-threaded l2loss call. With
-    the GIL held for the call, it could not record a single timestamp in that window."""
+    thread makes progress during one long single-threaded l2loss call.
+
+    The switch interval is raised to 1 s, so the calling thread never hands the GIL over
+    while it runs Python; the spinner yields it after every stamp (sleep(0)), so the caller
+    gets it back at once. A stamp between the call's start and end can then only come from
+    the extension releasing the GIL. (With the default 5 ms interval, a short call could
+    pass while holding the GIL: the caller yields in the wrapper's bytecode instead.)"""
     rng = np.random.default_rng(1)
     y, p = rng.uniform(0, 10, 4_000_000), rng.uniform(0, 10, 4_000_000)
+    fn = getattr(l2loss, metric)
+    fn(y, p, num_threads=1)  # warm up (first-call costs outside the window)
     stamps: list[float] = []
     stop = threading.Event()
 
     def spin() -> None:
-        i = 0
         while not stop.is_set():
-            i += 1
-            if i % 2000 == 0:
-                stamps.append(time.perf_counter())
+            stamps.append(time.perf_counter())
+            time.sleep(0)  # hand the GIL back at once
 
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1.0)
     thread = threading.Thread(target=spin)
     thread.start()
     try:
@@ -283,16 +296,16 @@ def test_python_thread_runs_during_a_long_call() -> None:
         inside = 0
         for _ in range(3):  # a few tries: an overloaded machine may not schedule the spinner
             t0 = time.perf_counter()
-            l2loss.mean_squared_log_error(y, p, num_threads=1)
+            fn(y, p, num_threads=1)
             t1 = time.perf_counter()
-            lo, hi = t0 + 0.2 * (t1 - t0), t1 - 0.2 * (t1 - t0)
-            inside = sum(lo < s < hi for s in list(stamps))
+            inside = sum(t0 < s < t1 for s in list(stamps))
             if inside:
                 break
     finally:
         stop.set()
         thread.join()
-    print(f"\n[gil] {inside} progress stamps of a pure-Python thread inside a {1e3 * (t1 - t0):.0f} ms call")
+        sys.setswitchinterval(previous)
+    print(f"\n[gil] {metric}: {inside} progress stamps of a pure-Python thread inside a {1e3 * (t1 - t0):.1f} ms call")
     assert inside > 0, "no Python thread ran during the call: the GIL is not released"
 
 

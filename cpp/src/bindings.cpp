@@ -180,7 +180,14 @@ py::object fast_mean(const py::object& y_true, const py::object& y_pred, int num
   req.sums = acc == kAccAbs ? kSumAbs : kSumSq;
   req.num_threads = num_threads;
   double mean;
-  if (!small_mean(req, acc, mean)) {
+  bool done;
+  if (rows >= kReleaseGilElements) {  // a long one-thread call must not hold other Python threads
+    py::gil_scoped_release release;   // safe: only the two buffers are read
+    done = small_mean(req, acc, mean);
+  } else {
+    done = small_mean(req, acc, mean);
+  }
+  if (!done) {
     const ReduceResult r = run(req);
     if (r.careful) return py::none();
     mean = column_mean(r, acc, 0);
