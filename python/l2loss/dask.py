@@ -66,6 +66,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without dask
 from . import _core
 from ._metrics import (
     SUMS_ALL,
+    SUMS_R2,
     _warn_r2_undefined,
     aggregate,
     assemble_fraction,
@@ -579,7 +580,7 @@ _RMSE = _with_exact(
 )
 _MAE = _Metric("mean_absolute_error", _mean_absolute_error, (_core.SUM_ABS,),
                functools.partial(_finish_mean, acc=_core.ACC_ABS))
-_R2 = _Metric("r2_score", _r2_score, (SUMS_ALL,), functools.partial(_finish_fraction, parts="r2_parts"),
+_R2 = _Metric("r2_score", _r2_score, (SUMS_R2,), functools.partial(_finish_fraction, parts="r2_parts"),
               options=MULTIOUTPUT_OPTIONS_R2, allow_none_multioutput=True, force_finite=True,
               undefined_below_two=True)
 _EV = _Metric("explained_variance_score", _explained_variance_score, (SUMS_ALL,),
