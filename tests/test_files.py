@@ -207,16 +207,39 @@ def test_memory_stays_bounded_on_large_npy(tmp_path) -> None:
     assert grew_mb < 100, f"resident memory grew by {grew_mb:.0f} MB for 512 MB of input"
 
 
+def _wait_until_mapped(pid: int, path: Path, timeout: float) -> None:
+    """Linux: wait until the child has memory-mapped `path`, i.e. is evaluating rather than
+    still importing (elsewhere, or if /proc cannot tell, a fixed pause)."""
+    maps = Path(f"/proc/{pid}/maps")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if str(path) in maps.read_text():
+                time.sleep(0.3)  # a few hundred chunks into the pass
+                return
+        except OSError:
+            break
+        time.sleep(0.05)
+    time.sleep(1.5)
+
+
 def test_ctrl_c_stops_promptly(tmp_path) -> None:
     n = 8 * 1024 * 1024
     y, p = _big_pair(tmp_path, n)
-    proc = subprocess.Popen([sys.executable, "-m", "l2loss", "eval", str(y), str(p), "--chunk-size", "64",
-                             "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)  # importing and starting; 64-row chunks keep it busy for many seconds
+    # -X faulthandler: if it ever hangs, SIGABRT below makes the child print every thread's stack.
+    proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "l2loss", "eval", str(y), str(p),
+                             "--chunk-size", "64", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_until_mapped(proc.pid, y, timeout=30.0)  # importing can be slow on a busy machine
     assert proc.poll() is None, "finished too early to test interruption"
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=10)
+    try:
+        _, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        _, err = proc.communicate(timeout=10)
+        pytest.fail(f"no exit 10 s after SIGINT; the child's stacks:\n{err[-4000:]}")
     assert time.monotonic() - t0 < 2.0
     assert proc.returncode == 130 and "interrupted" in err
     assert os.path.exists(y)
