@@ -226,10 +226,21 @@ def _wait_until_mapped(pid: int, path: Path, timeout: float) -> None:
 def test_ctrl_c_stops_promptly(tmp_path) -> None:
     n = 8 * 1024 * 1024
     y, p = _big_pair(tmp_path, n)
-    # -X faulthandler: if it ever hangs, SIGABRT below makes the child print every thread's stack.
-    proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "l2loss", "eval", str(y), str(p),
-                             "--chunk-size", "64", "--no-progress"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell without job control starts background jobs with SIGINT ignored, and a child
+    # inherits that (CI launched as `(./.ci/run &)` hung here: Python installs no
+    # KeyboardInterrupt handler when SIGINT is ignored at startup). A handler of our own
+    # is reset to the default by exec, so the child gets Ctrl-C as a terminal would send it.
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        # -X faulthandler: if it ever hangs, SIGABRT below makes the child print every thread's stack.
+        proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "l2loss", "eval", str(y), str(p),
+                                 "--chunk-size", "64", "--no-progress"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     _wait_until_mapped(proc.pid, y, timeout=30.0)  # importing can be slow on a busy machine
     assert proc.poll() is None, "finished too early to test interruption"
     t0 = time.monotonic()
