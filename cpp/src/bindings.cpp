@@ -9,6 +9,7 @@
 #include <pybind11/stl.h>
 
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -180,13 +181,10 @@ py::object fast_mean(const py::object& y_true, const py::object& y_pred, int num
   req.sums = acc == kAccAbs ? kSumAbs : kSumSq;
   req.num_threads = num_threads;
   double mean;
-  bool done;
-  if (rows >= kReleaseGilElements) {  // a long one-thread call must not hold other Python threads
-    py::gil_scoped_release release;   // safe: only the two buffers are read
-    done = small_mean(req, acc, mean);
-  } else {
-    done = small_mean(req, acc, mean);
-  }
+  std::optional<py::gil_scoped_release> release;  // safe: only the two buffers are read
+  if (rows >= kReleaseGilElements) release.emplace();  // a long call must not hold other Python threads
+  const bool done = small_mean(req, acc, mean);
+  release.reset();
   if (!done) {
     const ReduceResult r = run(req);
     if (r.careful) return py::none();

@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 from . import _core
+from ._validation import MAX_THREADS
 
 __all__ = ["config", "show_config", "get_num_threads", "set_num_threads"]
 
@@ -24,7 +25,7 @@ def set_num_threads(n: int) -> int:
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    if n > 2**31 - 1:
+    if n > MAX_THREADS:
         raise ValueError(f"n must be at most 2**31 - 1, got {n!r}")
     return int(_core.set_num_threads(n))
 

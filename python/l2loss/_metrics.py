@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _core
 from ._validation import (
+    MAX_THREADS,
     MULTIOUTPUT_OPTIONS_R2,
     check_bool,
     Targets,
@@ -52,15 +53,12 @@ class UndefinedMetricWarning(UserWarning):
     """A metric is not well defined for the input (e.g. R^2 with fewer than two samples)."""
 
 
-MAX_THREADS_ARG = 2**31 - 1
-
-
 def threads_arg(num_threads: Any) -> int:
     if num_threads is None:
         return 0
     if isinstance(num_threads, (bool, np.bool_)) or not isinstance(num_threads, (int, np.integer)) or num_threads < 1:
         raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
-    if num_threads > MAX_THREADS_ARG:  # the engine takes a C int
+    if num_threads > MAX_THREADS:
         raise ValueError(f"num_threads must be at most 2**31 - 1, got {num_threads!r}")
     return int(num_threads)
 

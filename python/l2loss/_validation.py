@@ -63,6 +63,9 @@ def sklearn_binding(fast: Callable[[Any, Any, int], Any] | None = None) -> Calla
     return decorate
 
 
+MAX_THREADS = 2**31 - 1  # the engine takes thread counts as a C int
+
+
 def _fast_threads(kwargs: dict[str, Any], own: frozenset[str]) -> int | None:
     """The thread count of a call the fast path may take, or None.
 
@@ -76,7 +79,7 @@ def _fast_threads(kwargs: dict[str, Any], own: frozenset[str]) -> int | None:
             return None
         if key == "num_threads":
             if value is not None:
-                if type(value) is not int or not 1 <= value <= 2**31 - 1:
+                if type(value) is not int or not 1 <= value <= MAX_THREADS:
                     return None
                 threads = value
         elif not ((key == "sample_weight" and value is None) or (key == "exact" and value is False)
