@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "l2loss/element_types.hpp"
 #include "l2loss/kernel_abi.hpp"
 
 namespace l2loss::avx2 {
