@@ -380,6 +380,7 @@ PYBIND11_MODULE(_core, m, L2LOSS_MODULE_GIL) {
   m.def("set_num_threads", &set_default_num_threads, py::arg("n"));
   m.def("have_openmp", &have_openmp);
   m.def("max_hardware_threads", &max_hardware_threads);
+  m.def("max_threads_per_call", &max_threads_per_call);
 
   py::register_exception_translator([](std::exception_ptr p) {
     try {
