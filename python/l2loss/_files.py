@@ -30,7 +30,9 @@ PROGRESS_MIN_BYTES = 64 << 20  # below this a progress bar is only noise
 
 # What a damaged zip member raises while it is read: a bad CRC (BadZipFile), a broken
 # deflate/bzip2/lzma stream (zlib.error, OSError, EOFError), a lying size (ValueError).
-_ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError)
+_ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError,
+)
 try:
     import lzma
 
@@ -103,11 +105,12 @@ class _NpyReader(_Reader):
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
-        for start in range(0, self.n_rows, rows):
-            stop = min(start + rows, self.n_rows)
+        n_rows = int(self.shape[0])
+        for start in range(0, n_rows, rows):
+            stop = min(start + rows, n_rows)
             if self.fortran and len(self.shape) == 2:
                 # Column-major: map the file, take a strided row window.
-                mm = np.memmap(self.path, self.dtype, "r", self.offset, self.shape, order="F")
+                mm = np.memmap(self.path, self.dtype, "r", self.offset, tuple(self.shape), order="F")
                 yield mm[start:stop]
             else:
                 # Map just this window; dropping it unmaps it, so resident memory stays
@@ -158,6 +161,7 @@ class _NpzReader(_Reader):
             raise FileFormatError(f"{self.path}: array {key!r} is corrupted ({_reason(exc)})") from None
 
     def _chunks(self, rows: int) -> Iterator[np.ndarray]:
+        n_rows = int(self.shape[0])
         row_shape = tuple(self.shape[1:])
         row_bytes = int(np.prod(row_shape)) * self.dtype.itemsize
         with zipfile.ZipFile(self.path) as z, z.open(self.member) as f:
@@ -167,11 +171,11 @@ class _NpzReader(_Reader):
                 if data.size != int(np.prod(self.shape)):
                     raise FileFormatError(f"{self.path}: truncated array in .npz")
                 full = data.reshape(self.shape, order="F")
-                for start in range(0, self.n_rows, rows):
+                for start in range(0, n_rows, rows):
                     yield full[start : start + rows]
                 return
-            for start in range(0, self.n_rows, rows):
-                n = min(rows, self.n_rows - start)
+            for start in range(0, n_rows, rows):
+                n = min(rows, n_rows - start)
                 buf = f.read(n * row_bytes)
                 if len(buf) != n * row_bytes:
                     raise FileFormatError(f"{self.path}: truncated array in .npz")
