@@ -58,8 +58,9 @@ def test_version_has_one_source() -> None:
         assert PROJECT["version"] not in re.findall(r'"(\d+\.\d+\.\d+)"', (ROOT / path).read_text()), path
 
 
-def test_sdist_carries_license_and_metadata(tmp_path: Path) -> None:
+def test_sdist_carries_license_and_metadata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     build = pytest.importorskip("scikit_build_core.build", reason="needs scikit-build-core")
+    monkeypatch.chdir(ROOT)  # a PEP 517 backend builds the project in the working directory
     name = build.build_sdist(str(tmp_path))
     with tarfile.open(tmp_path / name) as tar:
         members = set(tar.getnames())
@@ -97,9 +98,10 @@ def test_installed_dist_info_has_license() -> None:
 
 
 @pytest.mark.slow
-def test_wheel_carries_license(tmp_path: Path) -> None:
+def test_wheel_carries_license(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Builds the wheel (about 1.5 minutes on 2 cores): run with -m slow."""
     build = pytest.importorskip("scikit_build_core.build", reason="needs scikit-build-core")
+    monkeypatch.chdir(ROOT)  # a PEP 517 backend builds the project in the working directory
     name = build.build_wheel(str(tmp_path), {"build-dir": str(tmp_path / "build")})
     with zipfile.ZipFile(tmp_path / name) as wheel:
         names = wheel.namelist()
