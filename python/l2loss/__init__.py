@@ -24,7 +24,7 @@ from ._report import RegressionReport, regression_report
 from ._stream import RegressionAccumulator
 from ._validation import InvalidParameterError
 
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 __all__ = [
     "FileFormatError",
