@@ -1,4 +1,4 @@
-// The threading driver and the finalisers.
+// The threading driver of the metric passes (the finalisers are in finalize.cpp).
 //
 // Threads claim row chunks dynamically; each thread owns its column states (no shared
 // cache lines) and walks a chunk in row blocks, calling the column kernel for every

@@ -88,11 +88,6 @@ struct V {
     for (int l = 0; l < 4; ++l) m |= unsigned(a.v[l] > b.v[l]) << l;
     return m;
   }
-  static unsigned nonfinite_mask(reg a) {
-    unsigned m = 0;
-    for (int l = 0; l < 4; ++l) m |= unsigned(!__builtin_isfinite(a.v[l])) << l;
-    return m;
-  }
   static unsigned nonzero_mask(reg a) {
     unsigned m = 0;
     for (int l = 0; l < 4; ++l) m |= unsigned(a.v[l] != 0.0) << l;
