@@ -146,6 +146,15 @@ def _kernel(input: Tensor, target: Tensor, weight: Tensor | None, reduction: int
     return value, grad, scale
 
 
+def _loss_tensor(value: float, dtype: torch.dtype) -> Tensor:
+    """The 0-d result: the float64 value rounded to ``dtype`` (to +-inf beyond its range,
+    as torch's own float32/float16 sums overflow)."""
+    try:
+        return _scalar_tensor(value, dtype=dtype)
+    except RuntimeError:  # "value cannot be converted to type float without overflow"
+        return _scalar_tensor(value, dtype=torch.float64).to(dtype)
+
+
 def _divide(a: float, b: float) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(np.float64(a) / np.float64(b))
@@ -176,7 +185,7 @@ class _MSEFunction(torch.autograd.Function):
         value, grad, scale = _kernel(input, target, weight, reduction, True)
         ctx.save_for_backward(input, target, weight)
         ctx.grad, ctx.scale = grad, scale
-        return _scalar_tensor(value, dtype=dtype)
+        return _loss_tensor(value, dtype)
 
     @staticmethod
     def backward(ctx: Any, grad_output: Tensor) -> tuple[Any, ...]:
@@ -209,7 +218,7 @@ def _op_impl(input: Tensor, target: Tensor, weight: Optional[Tensor], reduction:
     if not _kernel_eligible(input, target, *(() if weight is None else (weight,))):
         return _torch_loss(input, target, weight, enum)
     value, _, _ = _kernel(input, target, weight, enum, False)
-    return torch.scalar_tensor(value, dtype=dtype)
+    return _loss_tensor(value, dtype)
 
 
 def _op_fake(input: Tensor, target: Tensor, weight: Optional[Tensor], reduction: str) -> Tensor:  # noqa: UP045
@@ -255,7 +264,7 @@ if _HAVE_CUSTOM_OP:
 def _torch_loss(input: Tensor, target: Tensor, weight: Tensor | None, enum: int) -> Tensor:
     """torch's own computation (operands broadcast already)."""
     if weight is None:
-        return torch._C._nn.mse_loss(input, target, enum)
+        return torch._C._nn.mse_loss(input, target, enum)  # type: ignore[arg-type]  # an enum, as F.mse_loss passes
     weighted = torch.pow(input - target, 2) * weight
     if enum == 0:
         return weighted
@@ -325,11 +334,11 @@ def mse_loss(
         enum = _MEAN if reduction == "mean" else _SUM
         if (input.requires_grad or target.requires_grad) and torch.is_grad_enabled():
             return _MSEFunction.apply(input, target, None, enum, dtype)
-        return _scalar_tensor(_kernel(input, target, None, enum, False)[0], dtype=dtype)
+        return _loss_tensor(_kernel(input, target, None, enum, False)[0], dtype)
     if has_torch_function_variadic(input, target, weight) or not (
         isinstance(input, Tensor) and isinstance(target, Tensor)
     ):  # tensor subclasses with __torch_function__, or not tensors at all: torch's behaviour
-        return F.mse_loss(input, target, size_average, reduce, reduction, weight)
+        return F.mse_loss(input, target, size_average, reduce, reduction, weight)  # type: ignore[call-arg]
     shape = input.shape
     if target.shape != shape:
         warnings.warn(
@@ -363,7 +372,7 @@ def mse_loss(
     if torch.is_grad_enabled() and (input.requires_grad or target.requires_grad):
         return _MSEFunction.apply(input, target, weight, enum, dtype)
     value, _, _ = _kernel(input, target, weight, enum, False)
-    return torch.scalar_tensor(value, dtype=dtype)
+    return _loss_tensor(value, dtype)
 
 
 if _HAVE_CUSTOM_OP:
@@ -374,7 +383,8 @@ if _HAVE_CUSTOM_OP:
             if input.size() != target.size():
                 warnings.warn(
                     "Using a target size that is different to the input size. This will likely lead to "
-                    "incorrect results due to broadcasting. Please ensure they have the same size."
+                    "incorrect results due to broadcasting. Please ensure they have the same size.",
+                    stacklevel=2,
                 )
             return torch.ops.l2loss.mse_loss(input, target, None, reduction)
         return F.mse_loss(input, target, reduction=reduction)
@@ -386,11 +396,13 @@ else:  # pragma: no cover - torch < 2.4
         return F.mse_loss(input, target, reduction=reduction)
 
 
-class MSELoss(torch.nn.Module):
+class MSELoss(torch.nn.MSELoss):
     """Drop-in for :class:`torch.nn.MSELoss` backed by :func:`l2loss.torch.mse_loss`.
 
-    Scriptable: under :func:`torch.jit.script` the loss is the ``torch.ops.l2loss.mse_loss``
-    operator (torch >= 2.4; older torch scripts torch's own ``mse_loss``).
+    A subclass of :class:`torch.nn.MSELoss` (so ``isinstance`` checks, ``repr`` and
+    ``state_dict`` are torch's) whose forward is :func:`mse_loss`. Scriptable: under
+    ``torch.jit.script`` the loss is the ``torch.ops.l2loss.mse_loss`` operator (torch >= 2.4;
+    older torch scripts torch's own loss).
 
     Parameters
     ----------
@@ -410,19 +422,9 @@ class MSELoss(torch.nn.Module):
     >>> loss_fn = lt.MSELoss(reduction="sum")
     >>> loss_fn(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 4.0]))
     tensor(4.)
-    >>> scripted = torch.jit.script(lt.MSELoss())
-    >>> scripted(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 4.0]))
-    tensor(2.)
+    >>> isinstance(loss_fn, torch.nn.MSELoss)
+    True
     """
-
-    __constants__ = ["reduction"]
-
-    def __init__(self, size_average: bool | None = None, reduce: bool | None = None,
-                 reduction: str = "mean") -> None:
-        super().__init__()
-        if size_average is not None or reduce is not None:
-            reduction = _Reduction.legacy_get_string(size_average, reduce)
-        self.reduction = reduction
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of ``input`` against ``target`` (see :func:`mse_loss`).
@@ -446,6 +448,3 @@ class MSELoss(torch.nn.Module):
         if torch.jit.is_scripting():
             return _scripted_mse_loss(input, target, self.reduction)
         return mse_loss(input, target, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}" if self.reduction != "mean" else ""
