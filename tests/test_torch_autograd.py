@@ -109,6 +109,8 @@ def test_gradients_match_torch(dtype: torch.dtype, n: int) -> None:
     assert torch.allclose(l1, l2, rtol=rtol)
     assert torch.allclose(gx1, gx2, rtol=rtol, atol=0) and torch.allclose(gt1, gt2, rtol=rtol, atol=0)
     assert torch.equal(gt1, -gx1)
+    if n < (1 << 16):  # small inputs: torch's own gradient kernel, torch's bits
+        assert torch.equal(gx1, gx2) and torch.equal(gt1, gt2)
 
 
 def test_fused_gradient_is_the_rounded_exact_gradient() -> None:

@@ -65,6 +65,7 @@ _F32, _F64 = torch.float32, torch.float64
 _MEAN, _SUM = 1, 2  # torch.nn._reduction.get_enum's codes
 _SUM_SQ, _ACC_SQ = _core.SUM_SQ, _core.ACC_SQ
 _HAVE_CUSTOM_OP = hasattr(torch.library, "custom_op")  # torch >= 2.4
+_is_compiling = getattr(torch.compiler, "is_compiling", None) or torch._dynamo.is_compiling  # 2.3+ / older
 _CPU = torch.device("cpu")
 _STRIDED = torch.strided
 # From this many elements the gradient is written by the forward pass itself (the inputs
@@ -383,7 +384,7 @@ def mse_loss(
         and type(target) is Tensor and (reduction == "mean" or reduction == "sum")
         and (dtype := input.dtype) is target.dtype and (dtype is _F64 or dtype is _F32)
         and input.shape == target.shape and input.is_cpu and target.is_cpu
-        and input.layout is _STRIDED and target.layout is _STRIDED and not torch.compiler.is_compiling()
+        and input.layout is _STRIDED and target.layout is _STRIDED and not _is_compiling()
         and not (_is_wrapped(input) or _is_wrapped(target))
     ):
         enum = _MEAN if reduction == "mean" else _SUM
@@ -395,7 +396,9 @@ def mse_loss(
     if has_torch_function_variadic(input, target, weight) or not (
         isinstance(input, Tensor) and isinstance(target, Tensor)
     ):  # tensor subclasses with __torch_function__, or not tensors at all: torch's behaviour
-        return F.mse_loss(input, target, size_average, reduce, reduction, weight)  # type: ignore[call-arg]
+        if weight is None:  # torch < 2.6 has no weight argument
+            return F.mse_loss(input, target, size_average, reduce, reduction)
+        return F.mse_loss(input, target, size_average, reduce, reduction, weight=weight)  # type: ignore[call-arg]
     shape = input.shape
     if target.shape != shape:
         warnings.warn(
@@ -420,7 +423,7 @@ def mse_loss(
     if enum == 0 or not _kernel_eligible(input, target, *(() if weight is None else (weight,))):
         return _torch_loss(input, target, weight, enum)
     dtype = _result_dtype(input, target, weight)
-    if torch.compiler.is_compiling():
+    if _is_compiling():
         if _HAVE_CUSTOM_OP:
             return torch.ops.l2loss.mse_loss(input, target, weight, "sum" if enum == _SUM else "mean")
         return _torch_loss(input, target, weight, enum)
