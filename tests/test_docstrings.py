@@ -45,24 +45,6 @@ PENDING_OWNERS: set[str] = {
     "get_num_threads",
     "set_num_threads",
     "show_config",
-    # state (_stream.py)
-    "RegressionAccumulator",
-    "RegressionAccumulator.compute",
-    "RegressionAccumulator.copy",
-    "RegressionAccumulator.from_bytes",
-    "RegressionAccumulator.merge",
-    "RegressionAccumulator.report",
-    "RegressionAccumulator.reset",
-    "RegressionAccumulator.reset_state",
-    "RegressionAccumulator.result",
-    "RegressionAccumulator.to_bytes",
-    "RegressionAccumulator.update",
-    "RegressionAccumulator.update_state",
-    # torch (torch.py)
-    "torch.mse_loss",
-    "torch.MSELoss",
-    "torch.MSELoss.extra_repr",
-    "torch.MSELoss.forward",
     # the lead (_validation.py)
     "InvalidParameterError",
 }
