@@ -45,6 +45,17 @@ enum SumBits : uint32_t {
   kSumSqExact = 1u << 7,
 };
 
+// Kernel profiles: the sum sets that have a kernel of their own. Any other set runs the
+// kProfAll kernel (a superset). Exported to Python by name (bindings.cpp), so a caller
+// cannot assemble a set that silently misses its fast kernel.
+enum KernelProfile : uint32_t {
+  kProfSq = kSumSq,                                                                 // MSE, RMSE, MSLE
+  kProfAbs = kSumAbs,                                                               // MAE
+  kProfMax = kMaxAbs,                                                               // max_error
+  kProfR2 = kSumSq | kSumY | kSumY2,                                                // r2_score
+  kProfAll = kSumSq | kSumSqLo | kSumAbs | kSumDiff | kSumY | kSumY2 | kMaxAbs,     // the report, EV
+};
+
 // Accumulators. An exact product or square splits into terms of different orders of
 // magnitude (hi = the rounded value, lo ~ 2^-53 hi, lo2 ~ 2^-106 hi); each order gets
 // its own accumulator so that a floating-point expansion only ever sees terms of one
