@@ -127,28 +127,17 @@ void set_isa(Isa isa) {
   active().store(static_cast<int>(isa), std::memory_order_relaxed);
 }
 
-ColumnKernel column_kernel_for(Isa isa) {
-  switch (isa) {
+const IsaKernels& kernels_for(Isa isa) {
+  static const IsaKernels kScalar{&scalar::column_kernel, &scalar::has_tiny_float64, &scalar::ridge_block};
 #ifdef L2LOSS_HAVE_AVX2_KERNELS
-    case Isa::kAvx2: return &avx2::column_kernel;
+  static const IsaKernels kAvx2{&avx2::column_kernel, &avx2::has_tiny_float64, &avx2::ridge_block};
+  if (isa == Isa::kAvx2) return kAvx2;
 #endif
 #ifdef L2LOSS_HAVE_AVX512_KERNELS
-    case Isa::kAvx512: return &avx512::column_kernel;
+  static const IsaKernels kAvx512{&avx512::column_kernel, &avx512::has_tiny_float64, &avx512::ridge_block};
+  if (isa == Isa::kAvx512) return kAvx512;
 #endif
-    default: return &scalar::column_kernel;
-  }
-}
-
-TinyScan tiny_scan_for(Isa isa) {
-  switch (isa) {
-#ifdef L2LOSS_HAVE_AVX2_KERNELS
-    case Isa::kAvx2: return &avx2::has_tiny_float64;
-#endif
-#ifdef L2LOSS_HAVE_AVX512_KERNELS
-    case Isa::kAvx512: return &avx512::has_tiny_float64;
-#endif
-    default: return &scalar::has_tiny_float64;
-  }
+  return kScalar;
 }
 
 }  // namespace l2loss

@@ -159,8 +159,9 @@ bool block_has_tiny(const ReduceRequest& req, TinyScan scan, bool scan_y, bool s
 }
 
 void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& nonfinite, bool& tiny) {
-  const ColumnKernel kernel = column_kernel_for(active_isa());
-  const TinyScan scan = tiny_scan_for(active_isa());
+  const IsaKernels& kernels = kernels_for(active_isa());
+  const ColumnKernel kernel = kernels.column;
+  const TinyScan scan = kernels.tiny_scan;
   const bool moments = has_target_moments(req);
   const bool scan_y = moments && req.y_true.dtype == DType::kFloat64;  // narrower floats are never tiny
   const bool scan_w = moments && req.weight && req.weight_dtype == DType::kFloat64;
@@ -331,7 +332,7 @@ bool small_mean(const ReduceRequest& req, int acc, double& mean) {
   validate(req);
   ColumnState st;  // ~10 KB on the stack; the kernel clears only what it claims
   reset_state(st);
-  column_kernel_for(active_isa())(make_task(req, 0, req.n_rows, 0), make_config(req, true), st);
+  kernels_for(active_isa()).column(make_task(req, 0, req.n_rows, 0), make_config(req, true), st);
   scalar::flush_column(st);
   if (st.nonfinite) return false;
   mean = divide(ExactNumber::from_accumulator(st.acc[acc]), ExactNumber::from_uint(static_cast<uint64_t>(req.n_rows)));

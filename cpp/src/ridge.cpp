@@ -70,18 +70,6 @@ const double* widen(const char* p, int64_t stride, DType t, int64_t rows, double
   return buf;
 }
 
-RidgeKernel kernel_for(Isa isa) {
-  switch (isa) {
-#ifdef L2LOSS_HAVE_AVX2_KERNELS
-    case Isa::kAvx2: return &avx2::ridge_block;
-#endif
-#ifdef L2LOSS_HAVE_AVX512_KERNELS
-    case Isa::kAvx512: return &avx512::ridge_block;
-#endif
-    default: return &scalar::ridge_block;
-  }
-}
-
 enum class Plan { kRowMajor, kColMajor, kPacked };
 
 struct ThreadWork {
@@ -157,7 +145,7 @@ RidgeResult ridge_loss_and_grad(const RidgeRequest& q) {
   const int64_t block_rows =
       plan == Plan::kPacked ? block_rows_for(kPackedBlockElems, d, 8) : block_rows_for(kBlockElems, d, 64);
   const int64_t n_blocks = (n + block_rows - 1) / block_rows;
-  const RidgeKernel kernel = kernel_for(active_isa());
+  const RidgeKernel kernel = kernels_for(active_isa()).ridge;
 
   AlignedDoubles coef(round_up8(d) + kRidgeWays);  // zero padding for the last column group
   std::copy(q.coef, q.coef + d, coef.data());

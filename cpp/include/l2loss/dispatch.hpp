@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "l2loss/kernel_abi.hpp"
+#include "l2loss/ridge_kernel.hpp"
 
 namespace l2loss {
 
@@ -21,9 +22,19 @@ Isa best_isa();               // the widest supported ISA
 Isa active_isa();             // best_isa(), or L2LOSS_ISA, or the last set_isa()
 // Forces an ISA (test hook). Throws std::invalid_argument if it is not supported here.
 void set_isa(Isa isa);
-ColumnKernel column_kernel_for(Isa isa);
-// The tiny-target scan of target_moments.hpp for an ISA (same answer on every ISA).
+
+// The tiny-target scan of target_moments.hpp (the same answer on every ISA).
 using TinyScan = bool (*)(const char* p, int64_t stride, int64_t n);
-TinyScan tiny_scan_for(Isa isa);
+
+// The one ISA table: every kernel family an ISA file provides. Drivers take their
+// kernels from here (kernels_for(active_isa())), so adding an ISA or a family is one row.
+// (The bandwidth probe is a yardstick outside this table: it always runs the widest
+// build it has, whatever path the metrics are forced onto.)
+struct IsaKernels {
+  ColumnKernel column;  // kernel_body.inc: metrics, float16, exact, gradient
+  TinyScan tiny_scan;   // target_scan.inc
+  RidgeKernel ridge;    // ridge_body.inc
+};
+const IsaKernels& kernels_for(Isa isa);
 
 }  // namespace l2loss
