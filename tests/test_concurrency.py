@@ -309,18 +309,6 @@ def test_python_thread_runs_during_a_long_call(metric: str) -> None:
     assert inside > 0, "no Python thread ran during the call: the GIL is not released"
 
 
-def test_gil_release_benchmark_figure() -> None:
-    """Benchmark-style figures only (no timing assertion in the default suite; run with -s)."""
-    for metric, n, calls in (("mean_squared_log_error", 1_000_000, 4), ("mean_squared_error", 2_000_000, 6)):
-        serial, threaded, speedup = gil_release_speedup(metric, n=n, calls=calls, repeats=2)
-        print(
-            f"\n[gil] {metric}: 2 x {calls} calls on {n:.0e} float64 pairs, num_threads=1 each: "
-            f"serial {serial * 1e3:.1f} ms, two Python threads "
-            f"{threaded * 1e3:.1f} ms, speedup {speedup:.2f}x"
-        )
-        assert serial > 0 and threaded > 0
-
-
 @pytest.mark.slow
 @SLOW_OPT_IN
 def test_gil_is_released_two_threads_overlap() -> None:
