@@ -121,16 +121,6 @@ int64_t chunk_rows(const ReduceRequest& req, int threads) {
   return std::max(min_rows, per_thread);
 }
 
-// Calls fn(row0, rows) for consecutive chunks of [0, n_rows), claimed dynamically.
-template <class Fn>
-void for_each_chunk(std::atomic<int64_t>& next, int64_t n_rows, int64_t chunk, Fn&& fn) {
-  for (;;) {
-    const int64_t r0 = next.fetch_add(chunk, std::memory_order_relaxed);
-    if (r0 >= n_rows) return;
-    fn(r0, std::min(chunk, n_rows - r0));
-  }
-}
-
 // ---- exact target moments (target_moments.hpp) ------------------------------------------
 
 // Passes whose sum w*y / w*y^2 the fast terms may get wrong for extreme targets or weights.
@@ -158,6 +148,13 @@ bool block_has_tiny(const ReduceRequest& req, TinyScan scan, bool scan_y, bool s
   return false;
 }
 
+// Per-thread state of the fast pass: one ColumnState per column, and whether a tiny
+// target or weight was seen (target_moments.hpp).
+struct FastThreadState {
+  std::unique_ptr<ColumnState[]> columns;
+  bool tiny_seen = false;
+};
+
 void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& nonfinite, bool& tiny) {
   const IsaKernels& kernels = kernels_for(active_isa());
   const ColumnKernel kernel = kernels.column;
@@ -169,89 +166,82 @@ void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& n
   int64_t block_rows = n_cols == 1 ? std::numeric_limits<int64_t>::max()
                                    : std::max<int64_t>(256, kBlockElements / n_cols);
   if (scan_y || scan_w) block_rows = std::min(block_rows, kScanBlockRows);
-  const int64_t chunk = chunk_rows(req, threads);
-  std::atomic<int64_t> next{0};
-  std::vector<std::unique_ptr<ColumnState[]>> per_thread(static_cast<size_t>(threads));
-  std::vector<char> tiny_seen(static_cast<size_t>(threads), 0);
-  parallel_for_threads(threads, [&](int t, int) {
-    // Default-initialised: the kernels clear only the accumulators they claim (kernel_abi.hpp).
-    std::unique_ptr<ColumnState[]> states(new ColumnState[static_cast<size_t>(n_cols)]);
-    for (int64_t c = 0; c < n_cols; ++c) reset_state(states[c]);
-    const KernelConfig cfg_first = make_config(req, true);
-    const KernelConfig cfg_rest = make_config(req, false);
-    bool found = false;
-    for_each_chunk(next, req.n_rows, chunk, [&](int64_t begin, int64_t count) {
-      const int64_t end = begin + count;
-      for (int64_t r0 = begin; r0 < end;) {
-        const int64_t rows = std::min(block_rows, end - r0);
-        for (int64_t c = 0; c < n_cols; ++c) {
-          kernel(make_task(req, r0, rows, c), c == 0 ? cfg_first : cfg_rest, states[c]);
-        }
-        if ((scan_y || scan_w) && !found) found = block_has_tiny(req, scan, scan_y, scan_w, r0, rows);
-        r0 += rows;
-      }
-    });
-    for (int64_t c = 0; c < n_cols; ++c) scalar::flush_column(states[c]);
-    per_thread[static_cast<size_t>(t)] = std::move(states);
-    tiny_seen[static_cast<size_t>(t)] = found;
-  });
-  tiny = std::find(tiny_seen.begin(), tiny_seen.end(), 1) != tiny_seen.end();
+  const KernelConfig cfg_first = make_config(req, true);
+  const KernelConfig cfg_rest = make_config(req, false);
+  tiny = false;
   nonfinite = false;
   bool first = true;
-  for (int t = 0; t < threads; ++t) {
-    const ColumnState* states = per_thread[static_cast<size_t>(t)].get();
-    if (!states) continue;  // a team smaller than requested
-    for (int64_t c = 0; c < n_cols; ++c) {
-      ColumnSums& dst = out.columns[static_cast<size_t>(c)];
-      for (int k = 0; k < kNumAccs; ++k) {
-        if (!((states[c].used >> k) & 1u)) continue;  // untouched: still exactly zero
-        if (first) {
-          dst.acc[k] = states[c].acc[k];
-        } else {
-          sacc_merge(dst.acc[k], states[c].acc[k]);
+  parallel_reduce_rows(
+      threads, req.n_rows, chunk_rows(req, threads),
+      [&] {
+        // Default-initialised: the kernels clear only the accumulators they claim (kernel_abi.hpp).
+        FastThreadState st{std::unique_ptr<ColumnState[]>(new ColumnState[static_cast<size_t>(n_cols)])};
+        for (int64_t c = 0; c < n_cols; ++c) reset_state(st.columns[c]);
+        return st;
+      },
+      [&](FastThreadState& st, int64_t begin, int64_t count) {
+        const int64_t end = begin + count;
+        for (int64_t r0 = begin; r0 < end;) {
+          const int64_t rows = std::min(block_rows, end - r0);
+          for (int64_t c = 0; c < n_cols; ++c) {
+            kernel(make_task(req, r0, rows, c), c == 0 ? cfg_first : cfg_rest, st.columns[c]);
+          }
+          if ((scan_y || scan_w) && !st.tiny_seen) st.tiny_seen = block_has_tiny(req, scan, scan_y, scan_w, r0, rows);
+          r0 += rows;
         }
-      }
-      dst.max_abs = std::max(dst.max_abs, states[c].max_abs);
-      nonfinite = nonfinite || states[c].nonfinite != 0;
-    }
-    first = false;
-  }
+      },
+      [&](FastThreadState& st) {
+        for (int64_t c = 0; c < n_cols; ++c) scalar::flush_column(st.columns[c]);
+      },
+      [&](const FastThreadState& st) {
+        tiny = tiny || st.tiny_seen;
+        for (int64_t c = 0; c < n_cols; ++c) {
+          const ColumnState& src = st.columns[c];
+          ColumnSums& dst = out.columns[static_cast<size_t>(c)];
+          for (int k = 0; k < kNumAccs; ++k) {
+            if (!((src.used >> k) & 1u)) continue;  // untouched: still exactly zero
+            if (first) {
+              dst.acc[k] = src.acc[k];
+            } else {
+              sacc_merge(dst.acc[k], src.acc[k]);
+            }
+          }
+          dst.max_abs = std::max(dst.max_abs, src.max_abs);
+          nonfinite = nonfinite || src.nonfinite != 0;
+        }
+        first = false;
+      });
 }
 
 void careful_pass(const ReduceRequest& req, int threads, ReduceResult& out) {
   const int64_t n_cols = req.n_cols;
-  const int64_t chunk = chunk_rows(req, threads);
-  std::atomic<int64_t> next{0};
-  std::vector<std::unique_ptr<CarefulState[]>> per_thread(static_cast<size_t>(threads));
-  parallel_for_threads(threads, [&](int t, int) {
-    auto states = std::make_unique<CarefulState[]>(static_cast<size_t>(n_cols));  // zero-filled
-    for_each_chunk(next, req.n_rows, chunk, [&](int64_t begin, int64_t count) {
-      for (int64_t c = 0; c < n_cols; ++c) {
-        scalar::careful_kernel(make_task(req, begin, count, c), make_config(req, c == 0), states[c]);
-      }
-    });
-    per_thread[static_cast<size_t>(t)] = std::move(states);
-  });
   for (auto& col : out.columns) col = ColumnSums{};
   out.input_flags = 0;
-  for (int t = 0; t < threads; ++t) {
-    const CarefulState* states = per_thread[static_cast<size_t>(t)].get();
-    if (!states) continue;
-    for (int64_t c = 0; c < n_cols; ++c) {
-      ColumnSums& dst = out.columns[static_cast<size_t>(c)];
-      for (int k = 0; k < kNumAccs; ++k) {
-        sacc_merge(dst.acc[k], states[c].acc[k]);
-        dst.term_flags[k] |= states[c].term_flags[k];
-      }
-      const double m = states[c].max_abs;
-      if (std::isnan(m) || std::isnan(dst.max_abs)) {
-        dst.max_abs = std::numeric_limits<double>::quiet_NaN();
-      } else {
-        dst.max_abs = std::max(dst.max_abs, m);
-      }
-      out.input_flags |= states[c].input_flags;
-    }
-  }
+  parallel_reduce_rows(
+      threads, req.n_rows, chunk_rows(req, threads),
+      [&] { return std::make_unique<CarefulState[]>(static_cast<size_t>(n_cols)); },  // zero-filled
+      [&](std::unique_ptr<CarefulState[]>& states, int64_t begin, int64_t count) {
+        for (int64_t c = 0; c < n_cols; ++c) {
+          scalar::careful_kernel(make_task(req, begin, count, c), make_config(req, c == 0), states[c]);
+        }
+      },
+      [](std::unique_ptr<CarefulState[]>&) {},
+      [&](const std::unique_ptr<CarefulState[]>& states) {
+        for (int64_t c = 0; c < n_cols; ++c) {
+          ColumnSums& dst = out.columns[static_cast<size_t>(c)];
+          for (int k = 0; k < kNumAccs; ++k) {
+            sacc_merge(dst.acc[k], states[c].acc[k]);
+            dst.term_flags[k] |= states[c].term_flags[k];
+          }
+          const double m = states[c].max_abs;
+          if (std::isnan(m) || std::isnan(dst.max_abs)) {
+            dst.max_abs = std::numeric_limits<double>::quiet_NaN();
+          } else {
+            dst.max_abs = std::max(dst.max_abs, m);
+          }
+          out.input_flags |= states[c].input_flags;
+        }
+      });
   out.careful = true;
 }
 
@@ -259,35 +249,32 @@ void careful_pass(const ReduceRequest& req, int threads, ReduceResult& out) {
 // (target_moments.hpp), replacing what the fast or careful pass summed.
 void target_moments_pass(const ReduceRequest& req, int threads, ReduceResult& out) {
   const int64_t n_cols = req.n_cols;
-  const int64_t chunk = chunk_rows(req, threads);
-  std::atomic<int64_t> next{0};
-  std::vector<std::unique_ptr<CarefulState[]>> per_thread(static_cast<size_t>(threads));
   KernelConfig cfg = make_config(req, false);
   cfg.sums = req.sums & (kSumY | kSumY2);
-  parallel_for_threads(threads, [&](int t, int) {
-    auto states = std::make_unique<CarefulState[]>(static_cast<size_t>(n_cols));  // zero-filled
-    for_each_chunk(next, req.n_rows, chunk, [&](int64_t begin, int64_t count) {
-      for (int64_t c = 0; c < n_cols; ++c) target_moments_rows(make_task(req, begin, count, c), cfg, states[c]);
-    });
-    per_thread[static_cast<size_t>(t)] = std::move(states);
-  });
   const int accs[] = {kAccY,          kAccYLo,        kAccY2,         kAccY2Lo,      kAccY2Lo2,
                       kAccYScaledM1,  kAccYScaledP1,  kAccY2ScaledM2, kAccY2ScaledM1, kAccY2ScaledP1};
-  for (int64_t c = 0; c < n_cols; ++c) {
-    ColumnSums& dst = out.columns[static_cast<size_t>(c)];
+  for (ColumnSums& dst : out.columns) {
     for (int k : accs) {
       dst.acc[k] = Superaccumulator{};
       dst.term_flags[k] = 0;
     }
-    for (int t = 0; t < threads; ++t) {
-      const CarefulState* states = per_thread[static_cast<size_t>(t)].get();
-      if (!states) continue;  // a team smaller than requested
-      for (int k : accs) {
-        sacc_merge(dst.acc[k], states[c].acc[k]);
-        dst.term_flags[k] |= states[c].term_flags[k];
-      }
-    }
   }
+  parallel_reduce_rows(
+      threads, req.n_rows, chunk_rows(req, threads),
+      [&] { return std::make_unique<CarefulState[]>(static_cast<size_t>(n_cols)); },  // zero-filled
+      [&](std::unique_ptr<CarefulState[]>& states, int64_t begin, int64_t count) {
+        for (int64_t c = 0; c < n_cols; ++c) target_moments_rows(make_task(req, begin, count, c), cfg, states[c]);
+      },
+      [](std::unique_ptr<CarefulState[]>&) {},
+      [&](const std::unique_ptr<CarefulState[]>& states) {
+        for (int64_t c = 0; c < n_cols; ++c) {
+          ColumnSums& dst = out.columns[static_cast<size_t>(c)];
+          for (int k : accs) {
+            sacc_merge(dst.acc[k], states[c].acc[k]);
+            dst.term_flags[k] |= states[c].term_flags[k];
+          }
+        }
+      });
 }
 
 bool target_flags_set(const ReduceResult& r) {

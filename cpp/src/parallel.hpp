@@ -6,8 +6,11 @@
 // Baseline code only: never included by an ISA file.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <exception>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -53,6 +56,37 @@ void parallel_for_threads(int threads, Fn&& fn) {
   }
 #endif
   fn(0, 1);
+}
+
+// The skeleton of every reduction pass over rows. Each thread of the team makes its own
+// state (make_state(), called by the thread that uses it: its own pages, no shared cache
+// lines), claims chunks of [0, n_rows) from a shared counter -- so a thread that shares
+// its core with another process cannot hold the pass back, and which thread sums which
+// rows cannot change a bit, the sums being exact -- and folds each into its state with
+// work(state, first_row, rows); finish(state) runs in the thread after its last chunk.
+// Once the team has joined, merge(state) is called for every thread's state, in thread
+// order. Exceptions: as parallel_for_threads (nothing is merged then).
+template <class MakeState, class Work, class Finish, class Merge>
+void parallel_reduce_rows(int threads, int64_t n_rows, int64_t chunk, MakeState&& make_state, Work&& work,
+                          Finish&& finish, Merge&& merge) {
+  using State = decltype(make_state());
+  std::vector<State> per_thread(static_cast<size_t>(threads));
+  std::vector<char> ran(static_cast<size_t>(threads), 0);  // a team may be smaller than asked
+  std::atomic<int64_t> next{0};
+  parallel_for_threads(threads, [&](int t, int) {
+    State state = make_state();
+    for (;;) {
+      const int64_t r0 = next.fetch_add(chunk, std::memory_order_relaxed);
+      if (r0 >= n_rows) break;
+      work(state, r0, std::min(chunk, n_rows - r0));
+    }
+    finish(state);
+    per_thread[static_cast<size_t>(t)] = std::move(state);
+    ran[static_cast<size_t>(t)] = 1;
+  });
+  for (size_t t = 0; t < per_thread.size(); ++t) {
+    if (ran[t]) merge(per_thread[t]);
+  }
 }
 
 }  // namespace l2loss
