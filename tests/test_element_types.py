@@ -194,3 +194,14 @@ def test_targets_ending_at_a_guard_page_are_not_over_read(dtype: str) -> None:
                           timeout=300)
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
     assert proc.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_bandwidth_probe_refuses_narrow_floats(dtype: str) -> None:
+    """The probe's own dtype switch read every non-float64 pair as float32: a 2-byte pair
+    was read 4 bytes per element, past the end of both buffers."""
+    from l2loss import _core
+
+    a = np.ones(1000, DTYPES[dtype])
+    with pytest.raises(ValueError, match="float32 or float64"):
+        _core._bandwidth_probe(a, a.copy(), 1)

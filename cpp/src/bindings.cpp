@@ -14,6 +14,7 @@
 #include <string>
 
 #include "l2loss/bandwidth_probe.hpp"
+#include "l2loss/element_types.hpp"
 #include "l2loss/engine.hpp"
 #include "l2loss/ridge.hpp"
 
@@ -102,8 +103,7 @@ ReduceRequest make_request(const py::array& y_true, const py::array& y_pred, con
     if (rg != req.n_rows || cg != req.n_cols) throw py::value_error("out must have the shape of y_pred");
     req.grad_scale = grad_scale;
   }
-  if (num_threads < 0) throw py::value_error("num_threads must be >= 1 (or 0 for the default)");
-  req.num_threads = num_threads;
+  req.num_threads = num_threads;  // validated by the engine's one rule (threads_for_call)
   return req;
 }
 
@@ -319,15 +319,16 @@ PYBIND11_MODULE(_core, m, L2LOSS_MODULE_GIL) {
       [](const py::array& a, const py::array& b, int num_threads) {
         DType da, db;
         if (a.ndim() != 1 || b.ndim() != 1 || a.shape(0) != b.shape(0) || !native_float(a.dtype(), da) ||
-            !native_float(b.dtype(), db) || da != db || a.strides(0) != a.itemsize() || b.strides(0) != b.itemsize()) {
-          throw py::value_error("_bandwidth_probe takes two contiguous 1-D arrays of one float dtype");
+            !native_float(b.dtype(), db) || da != db || !is_wide_float(da) || a.strides(0) != a.itemsize() ||
+            b.strides(0) != b.itemsize()) {
+          // (float16/bfloat16 have no probe: read as float32 they were an over-read)
+          throw py::value_error("_bandwidth_probe takes two contiguous 1-D float32 or float64 arrays");
         }
         const int64_t n = a.shape(0);
-        const int t = num_threads > 0 ? num_threads : default_num_threads();
         py::gil_scoped_release release;  // safe: only the two buffers are read
         return da == DType::kFloat64
-                   ? bandwidth_probe(static_cast<const double*>(a.data()), static_cast<const double*>(b.data()), n, t)
-                   : bandwidth_probe(static_cast<const float*>(a.data()), static_cast<const float*>(b.data()), n, t);
+                   ? bandwidth_probe(static_cast<const double*>(a.data()), static_cast<const double*>(b.data()), n, num_threads)
+                   : bandwidth_probe(static_cast<const float*>(a.data()), static_cast<const float*>(b.data()), n, num_threads);
       },
       py::arg("a"), py::arg("b"), py::arg("num_threads") = 0,
       "Benchmark yardstick: naive fused read of two arrays (not exact, not reproducible).");
