@@ -6,7 +6,7 @@ import sys
 from typing import Any
 
 from . import _core
-from ._validation import MAX_THREADS
+from ._validation import check_num_threads
 
 __all__ = ["config", "show_config", "get_num_threads", "set_num_threads"]
 
@@ -23,11 +23,7 @@ def set_num_threads(n: int) -> int:
     >>> previous = l2loss.set_num_threads(1)
     >>> _ = l2loss.set_num_threads(previous)
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if n > MAX_THREADS:
-        raise ValueError(f"n must be at most 2**31 - 1, got {n!r}")
-    return int(_core.set_num_threads(n))
+    return int(_core.set_num_threads(check_num_threads(n, "n", allow_none=False)))
 
 
 def config() -> dict[str, Any]:

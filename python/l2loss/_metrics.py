@@ -17,12 +17,14 @@ import numpy as np
 
 from . import _core
 from ._validation import (
-    MAX_THREADS,
     MULTIOUTPUT_OPTIONS_R2,
-    check_bool,
     Targets,
+    check_bool,
+    check_num_threads,
     check_reg_targets,
     sklearn_binding,
+    sklearn_compatible,
+    user_stacklevel,
     validate_params,
 )
 
@@ -50,17 +52,58 @@ SUMS_R2 = _core.SUM_SQ | _core.SUM_Y | _core.SUM_Y2
 
 
 class UndefinedMetricWarning(UserWarning):
-    """A metric is not well defined for the input (e.g. R^2 with fewer than two samples)."""
+    """A metric is not well defined for the input (e.g. R^2 with fewer than two samples).
+
+    scikit-learn's class of that name. Once scikit-learn is imported, the warnings l2loss
+    emits (and ``l2loss.UndefinedMetricWarning`` itself) also derive from
+    ``sklearn.exceptions.UndefinedMetricWarning``, so sklearn-based filters and
+    ``pytest.warns`` see them; l2loss never imports scikit-learn to do so.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import l2loss
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     l2loss.r2_score([0.0], [1.0])
+    nan
+    >>> issubclass(caught[0].category, l2loss.UndefinedMetricWarning)
+    True
+    """
 
 
 def threads_arg(num_threads: Any) -> int:
-    if num_threads is None:
-        return 0
-    if isinstance(num_threads, (bool, np.bool_)) or not isinstance(num_threads, (int, np.integer)) or num_threads < 1:
-        raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
-    if num_threads > MAX_THREADS:
-        raise ValueError(f"num_threads must be at most 2**31 - 1, got {num_threads!r}")
-    return int(num_threads)
+    """A call's ``num_threads`` for the engine (0: the global default); see check_num_threads."""
+    return check_num_threads(num_threads)
+
+
+_BIG = np.array([np.finfo(np.float64).max])
+# One-element array operations that make NumPy report what sklearn's NumPy code reports
+# ("overflow encountered in square", ...), under the caller's np.errstate.
+_OVERFLOW_REPLAY = {
+    "subtract": lambda: np.subtract(_BIG, -_BIG),
+    "square": lambda: np.square(_BIG),
+    "multiply": lambda: np.multiply(_BIG, _BIG),
+}
+
+
+def _report_overflow(t: Targets, square: bool) -> None:
+    """Finite inputs gave a non-finite sum: raise NumPy's floating-point error as sklearn does.
+
+    sklearn computes ``(y_true - y_pred) ** 2`` (or ``abs``) and ``numpy.average``, so NumPy
+    reports an overflow in subtract, square or (weights) multiply. The culprit is found
+    on this rare path only; NumPy itself then warns, raises, calls or ignores per
+    ``np.errstate``.
+    """
+    with np.errstate(all="ignore"):
+        d = np.subtract(t.y_true, t.y_pred, dtype=np.float64)
+        if not np.all(np.isfinite(d)):
+            op = "subtract"
+        elif square and not np.all(np.isfinite(d * d)):
+            op = "square"
+        else:
+            op = "multiply"
+    _OVERFLOW_REPLAY[op]()
 
 
 def reduce(
@@ -95,13 +138,35 @@ def _check_log1p_domain(t: Targets, metric_name: str) -> None:
         )
 
 
+def average_outputs(values: np.ndarray, weights: np.ndarray | None) -> float:
+    """Correctly rounded ``numpy.average(values, weights=weights)`` (validated weights)."""
+    if weights is not None and weights.ndim != 1:  # a 2-D multioutput: numpy.average's refusal
+        raise TypeError("Axis must be specified when shapes of a and weights differ.")
+    return _core.exact_weighted_average(values, weights)
+
+
 def aggregate(values: np.ndarray, multioutput: Any, dtype: np.dtype) -> Any:
     """Combine per-output values like sklearn's ``_average``, but correctly rounded."""
     if isinstance(multioutput, str) and multioutput == "raw_values":
         with np.errstate(over="ignore"):  # float16 raw values may overflow to inf, as sklearn's do
             return values.astype(dtype, copy=False)
     weights = None if isinstance(multioutput, str) or multioutput is None else multioutput
-    return _core.exact_weighted_average(values, weights)
+    return average_outputs(values, weights)
+
+
+def _average_unvalidated(values: np.ndarray, multioutput: Any) -> float:
+    """sklearn 1.9's RMSE: an array-like ``multioutput`` goes to ``numpy.average`` unchecked.
+
+    So one output accepts ``[1.0]``, a wrong length is numpy's TypeError and NaN weights
+    give nan. Clean weights of the right shape are averaged exactly; anything else goes
+    to ``numpy.average`` itself, for its exact result or error.
+    """
+    w = np.asarray(multioutput)
+    if w.shape == values.shape and w.dtype.kind in "biuf":
+        w = w.astype(np.float64)
+        if np.all(np.isfinite(w)):
+            return average_outputs(values, w)
+    return float(np.asarray(np.average(values, weights=multioutput)))  # 0-d: complex -> TypeError
 
 
 def _mean_metric(
@@ -110,14 +175,20 @@ def _mean_metric(
 ) -> Any:
     validate_params(func, y_true, y_pred, sample_weight, multioutput)
     check_bool("exact", exact)
-    t = check_reg_targets(y_true, y_pred, sample_weight, multioutput)
+    # sklearn's RMSE computes raw values first and never validates an array multioutput.
+    unvalidated = func == "root_mean_squared_error" and not isinstance(multioutput, str)
+    t = check_reg_targets(y_true, y_pred, sample_weight, "raw_values" if unvalidated else multioutput)
     sums = _core.SUM_ABS if acc == _ACC_ABS else (_core.SUM_SQ_EXACT if exact else _core.SUM_SQ)
     r = reduce(t, sums, num_threads, log1p_error=log1p_error)
+    if r.careful and not r.input_flags and log1p_error is None:
+        _report_overflow(t, square=acc == _ACC_SQ)
     if root:
         # exact=True: the correctly rounded root of the exact mean (not sqrt of a rounding).
         values = r.root_mean(acc) if exact else np.sqrt(r.mean(acc))
     else:
         values = r.mean(acc)
+    if unvalidated:
+        return _average_unvalidated(values, multioutput)
     return aggregate(values, t.multioutput, t.dtype)
 
 
@@ -244,8 +315,7 @@ def assemble_fraction(num: np.ndarray, den: np.ndarray, multioutput: Any, force_
     """sklearn's ``_assemble_fraction_of_explained_deviance`` (exact-zero tests, no tolerance)."""
     nonzero_den = den != 0
     if not force_finite:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scores = 1 - num / den
+        scores = 1 - num / den  # NumPy's divide-by-zero / invalid report, per np.errstate, as in sklearn
     else:
         nonzero_num = num != 0
         scores = np.ones_like(num)
@@ -260,12 +330,14 @@ def assemble_fraction(num: np.ndarray, den: np.ndarray, multioutput: Any, force_
             weights = den
     else:
         weights = multioutput
-    return _core.exact_weighted_average(scores, weights)
+    return average_outputs(scores, weights)
 
 
 def _warn_r2_undefined() -> float:
     warnings.warn(
-        "R^2 score is not well-defined with less than two samples.", UndefinedMetricWarning, stacklevel=3
+        "R^2 score is not well-defined with less than two samples.",
+        sklearn_compatible(UndefinedMetricWarning),
+        stacklevel=user_stacklevel(),
     )
     return float("nan")
 

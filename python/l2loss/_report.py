@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _core
 from ._metrics import (
     SUMS_ALL,
     _warn_r2_undefined,
@@ -15,7 +16,6 @@ from ._metrics import (
     reduce,
     round_max_error,
 )
-from . import _core
 from ._validation import MULTIOUTPUT_OPTIONS, check_bool, check_reg_targets, sklearn_binding, validate_params
 
 __all__ = ["RegressionReport", "regression_report"]
