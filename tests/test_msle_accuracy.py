@@ -3,31 +3,31 @@ reproducibility across ISA paths, thread counts and layouts.
 
 The kernel forms log1p(p) - log1p(y) as log((1 + p) / (1 + y)) with the ratio in
 double-double, instead of subtracting two rounded logarithms. What is left is the
-rounding of that difference (libm's log1p/log, <= 1 ulp) and of its square: the bound
-asserted here, 2.5 ulp of the exact MSLE, is what docs state (sklearn: unbounded under
-cancellation; 3096 ulp in the random cases below).
+rounding of that difference (libm's log1p/log, <= 1 ulp), of its square (0.5 ulp) and of
+the mean (0.5 ulp): the bound asserted here, 3 ulp of the exact MSLE, is what the docs
+state. Measured over 1000 random cases: max 2.48 ulp (sklearn: 47059 ulp, unbounded under
+cancellation); l2loss was worse than sklearn in 95 of them, better in 629.
 """
 
 from __future__ import annotations
 
 import math
 
+import l2loss
 import mpmath
 import numpy as np
 import pytest
 import sklearn.metrics as skm
-
-import l2loss
 from l2loss import _core
 
-ULP_BOUND = 2.5
+ULP_BOUND = 3.0
 
 
 def exact_msle(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> mpmath.mpf:
     with mpmath.workprec(200):
         ws = np.ones(len(y)) if w is None else w
         terms = [
-            mpmath.mpf(float(wi)) * (mpmath.log1p(mpmath.mpf(float(pi))) - mpmath.log1p(mpmath.mpf(float(yi)))) ** 2
+            mpmath.mpf(wi) * (mpmath.log1p(mpmath.mpf(pi)) - mpmath.log1p(mpmath.mpf(yi))) ** 2
             for yi, pi, wi in zip(y.tolist(), p.tolist(), ws.tolist())
         ]
         return mpmath.fsum(terms) / mpmath.fsum(mpmath.mpf(float(x)) for x in ws.tolist())
@@ -89,7 +89,7 @@ def test_random_cases_against_mpmath_and_sklearn() -> None:
         worst = max(worst, err)
         worse_than_sklearn += err > abs(ulp_error(skm.mean_squared_log_error(y, p), ex))
     assert worst <= ULP_BOUND, worst
-    assert worse_than_sklearn <= cases // 5, (worse_than_sklearn, cases)  # measured 8 % (sklearn's ~50 % ties)
+    assert worse_than_sklearn <= cases // 5, (worse_than_sklearn, cases)  # measured 9.5 % of 1000
 
 
 def test_weighted_and_rmsle() -> None:
@@ -105,7 +105,7 @@ def test_weighted_and_rmsle() -> None:
 
 def test_domain_errors_unchanged() -> None:
     for y, p in (([-1.0, 1.0], [0.0, 1.0]), ([0.0, 1.0], [-2.0, 1.0])):
-        with pytest.raises(ValueError, match="cannot be used when targets contain values less than or equal to -1"):
+        with pytest.raises(ValueError, match="cannot be used when targets contain values less than or equal"):
             l2loss.mean_squared_log_error(y, p)
     with pytest.raises(ValueError, match="Input contains NaN"):
         l2loss.mean_squared_log_error([np.nan, 1.0], [0.0, 1.0])
