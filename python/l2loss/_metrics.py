@@ -11,7 +11,8 @@ Results are bitwise identical for any thread count, ISA path and memory layout.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, Union, overload
 
 import numpy as np
 
@@ -27,6 +28,17 @@ from ._validation import (
     user_stacklevel,
     validate_params,
 )
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    ArrayLike = npt.ArrayLike
+    # Output weights: a sequence of numbers or an array -- not a str, so that a misspelt
+    # option such as "raw_valuez" is a type error.
+    OutputWeights = Union[Sequence[float], npt.NDArray[Any]]
+    # raw_values keep sklearn's working dtype (float32 inputs give float32).
+    FloatArray = npt.NDArray[np.floating[Any]]
+    Threads = Union[int, np.integer[Any], None]
 
 __all__ = [
     "UndefinedMetricWarning",
@@ -44,7 +56,8 @@ _ACC_SQ = _core.ACC_SQ
 _ACC_ABS = _core.ACC_ABS
 _ACC_DIFF = _core.ACC_DIFF
 SUMS_ALL = (
-    _core.SUM_SQ | _core.SUM_SQ_LO | _core.SUM_ABS | _core.SUM_DIFF | _core.SUM_Y | _core.SUM_Y2 | _core.MAX_ABS
+    _core.SUM_SQ | _core.SUM_SQ_LO | _core.SUM_ABS | _core.SUM_DIFF | _core.SUM_Y | _core.SUM_Y2
+    | _core.MAX_ABS
 )
 # R^2 reads the squared errors and the target moments only: a kernel profile of its own,
 # 4 of the report's 7 exact sums.
@@ -192,10 +205,21 @@ def _mean_metric(
     return aggregate(values, t.multioutput, t.dtype)
 
 
+@overload
+def mean_squared_error(
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
+    multioutput: Literal["raw_values"], num_threads: Threads = ..., exact: bool = ...,
+) -> FloatArray: ...
+@overload
+def mean_squared_error(
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
+    multioutput: Literal["uniform_average"] | OutputWeights = ..., num_threads: Threads = ...,
+    exact: bool = ...,
+) -> float: ...
 @sklearn_binding(_core.mse_fast)
 def mean_squared_error(
-    y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
-    num_threads: int | None = None, exact: bool = False,
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
+    multioutput: Any = "uniform_average", num_threads: Threads = None, exact: bool = False,
 ) -> Any:
     """Mean squared error regression loss, exact and reproducible.
 
@@ -205,12 +229,20 @@ def mean_squared_error(
 
     Parameters
     ----------
-    y_true, y_pred : array-like of shape (n_samples,) or (n_samples, n_outputs)
-    sample_weight : array-like of shape (n_samples,), optional
-    multioutput : {"raw_values", "uniform_average"} or array-like of shape (n_outputs,)
-    num_threads : int, optional
-        Threads for this call (default: :func:`l2loss.get_num_threads`).
-    exact : bool, default False
+    y_true : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Ground truth (correct) target values.
+    y_pred : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Estimated target values.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights (one per row, applied to every output; negative weights allowed).
+    multioutput : {"raw_values", "uniform_average"} or array-like of shape (n_outputs,), \
+            default="uniform_average"
+        How per-output values are combined: returned as an array ("raw_values"),
+        averaged uniformly, or averaged with these output weights.
+    num_threads : int, default=None
+        Threads for this call (any integer >= 1, NumPy integers included); None means
+        :func:`l2loss.get_num_threads`. The result does not depend on it.
+    exact : bool, default=False
         Sum the *exact* squares of the *exact* differences (TwoSum + FMA TwoProduct):
         the result is the correctly rounded value of sum(w*(y_pred - y_true)^2)/sum(w).
         The default sums each square rounded once, which is within ~1e-19 relative
@@ -218,13 +250,18 @@ def mean_squared_error(
 
     Returns
     -------
-    float or ndarray of shape (n_outputs,)
+    loss : float or ndarray of shape (n_outputs,)
+        A float, or one value per output for ``multioutput="raw_values"`` (in sklearn's
+        working dtype: float32 inputs give float32).
 
     Examples
     --------
     >>> import l2loss
     >>> l2loss.mean_squared_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
     0.375
+    >>> yt, yp = [[0.5, 1], [1, 1], [7, 6]], [[0, 2], [1, 2], [8, 5]]
+    >>> l2loss.mean_squared_error(yt, yp, multioutput="raw_values").shape
+    (2,)
     """
     return _mean_metric(
         "mean_squared_error", _ACC_SQ, False, y_true, y_pred, sample_weight, multioutput, num_threads,
@@ -232,21 +269,64 @@ def mean_squared_error(
     )
 
 
+@overload
+def root_mean_squared_error(
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
+    multioutput: Literal["raw_values"], num_threads: Threads = ..., exact: bool = ...,
+) -> FloatArray: ...
+@overload
+def root_mean_squared_error(
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
+    multioutput: Literal["uniform_average"] | OutputWeights = ..., num_threads: Threads = ...,
+    exact: bool = ...,
+) -> float: ...
 @sklearn_binding(_core.rmse_fast)
 def root_mean_squared_error(
-    y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
-    num_threads: int | None = None, exact: bool = False,
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
+    multioutput: Any = "uniform_average", num_threads: Threads = None, exact: bool = False,
 ) -> Any:
     """Root mean squared error; over several outputs, the mean of per-output roots (like sklearn).
 
-    ``exact=True``: each per-output root is the correctly rounded square root of the exact
-    mean of exact squares (see :func:`mean_squared_error`).
+    Drop-in for :func:`sklearn.metrics.root_mean_squared_error`. Like scikit-learn 1.9,
+    an array-like ``multioutput`` is passed to the averaging unvalidated: one output
+    accepts ``[1.0]``, a wrong length is NumPy's TypeError and NaN weights give NaN
+    (mean_squared_error validates the same argument; a drop-in keeps the difference).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Ground truth (correct) target values.
+    y_pred : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Estimated target values.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights (one per row, applied to every output; negative weights allowed).
+    multioutput : {"raw_values", "uniform_average"} or array-like of shape (n_outputs,), \
+            default="uniform_average"
+        How per-output values are combined: returned as an array ("raw_values"),
+        averaged uniformly, or averaged with these output weights.
+    num_threads : int, default=None
+        Threads for this call (any integer >= 1, NumPy integers included); None means
+        :func:`l2loss.get_num_threads`. The result does not depend on it.
+    exact : bool, default=False
+        Sum the *exact* squares of the *exact* differences (TwoSum + FMA TwoProduct):
+        the result is the correctly rounded value of sum(w*(y_pred - y_true)^2)/sum(w).
+        The default sums each square rounded once, which is within ~1e-19 relative
+        of that and about 1.5x faster.
+
+    Returns
+    -------
+    loss : float or ndarray of shape (n_outputs,)
+        A float, or one value per output for ``multioutput="raw_values"`` (in sklearn's
+        working dtype: float32 inputs give float32).
 
     Examples
     --------
     >>> import l2loss
-    >>> round(l2loss.root_mean_squared_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8]), 12)
-    0.612372435696
+    >>> l2loss.root_mean_squared_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
+    0.6123724356957945
+    >>> yt, yp = [[0.5, 1], [1, 1], [7, 6]], [[0, 2], [1, 2], [8, 5]]
+    >>> l2loss.root_mean_squared_error(yt, yp, multioutput="raw_values").shape
+    (2,)
     """
     return _mean_metric(
         "root_mean_squared_error", _ACC_SQ, True, y_true, y_pred, sample_weight, multioutput, num_threads,
@@ -254,37 +334,116 @@ def root_mean_squared_error(
     )
 
 
+@overload
+def mean_absolute_error(
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
+    multioutput: Literal["raw_values"], num_threads: Threads = ...,
+) -> FloatArray: ...
+@overload
+def mean_absolute_error(
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
+    multioutput: Literal["uniform_average"] | OutputWeights = ..., num_threads: Threads = ...,
+) -> float: ...
 @sklearn_binding(_core.mae_fast)
 def mean_absolute_error(
-    y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
-    num_threads: int | None = None,
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
+    multioutput: Any = "uniform_average", num_threads: Threads = None,
 ) -> Any:
-    """Mean absolute error, exact and reproducible (drop-in for sklearn's).
+    """Mean absolute error, exact and reproducible.
+
+    Drop-in for :func:`sklearn.metrics.mean_absolute_error`: the correctly rounded exact
+    weighted mean of ``abs(y_pred - y_true)``. (No ``exact=`` option: each term
+    ``abs(y_pred - y_true)`` is already the rounded difference sklearn uses, and summing
+    it exactly is the default.)
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Ground truth (correct) target values.
+    y_pred : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Estimated target values.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights (one per row, applied to every output; negative weights allowed).
+    multioutput : {"raw_values", "uniform_average"} or array-like of shape (n_outputs,), \
+            default="uniform_average"
+        How per-output values are combined: returned as an array ("raw_values"),
+        averaged uniformly, or averaged with these output weights.
+    num_threads : int, default=None
+        Threads for this call (any integer >= 1, NumPy integers included); None means
+        :func:`l2loss.get_num_threads`. The result does not depend on it.
+
+    Returns
+    -------
+    loss : float or ndarray of shape (n_outputs,)
+        A float, or one value per output for ``multioutput="raw_values"`` (in sklearn's
+        working dtype: float32 inputs give float32).
 
     Examples
     --------
     >>> import l2loss
     >>> l2loss.mean_absolute_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
     0.5
+    >>> yt, yp = [[0.5, 1], [1, 1], [7, 6]], [[0, 2], [1, 2], [8, 5]]
+    >>> l2loss.mean_absolute_error(yt, yp, multioutput="raw_values").shape
+    (2,)
     """
     return _mean_metric(
         "mean_absolute_error", _ACC_ABS, False, y_true, y_pred, sample_weight, multioutput, num_threads
     )
 
 
+@overload
+def mean_squared_log_error(
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
+    multioutput: Literal["raw_values"], num_threads: Threads = ...,
+) -> FloatArray: ...
+@overload
+def mean_squared_log_error(
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
+    multioutput: Literal["uniform_average"] | OutputWeights = ..., num_threads: Threads = ...,
+) -> float: ...
 @sklearn_binding()
 def mean_squared_log_error(
-    y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
-    num_threads: int | None = None,
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
+    multioutput: Any = "uniform_average", num_threads: Threads = None,
 ) -> Any:
-    """Mean squared logarithmic error: the MSE of ``log1p`` of both inputs, transformed in
-    the kernel (no temporaries). Values <= -1 raise sklearn's ValueError.
+    """Mean squared logarithmic error, drop-in for :func:`sklearn.metrics.mean_squared_log_error`.
+
+    The mean of ``(log1p(y_pred) - log1p(y_true)) ** 2``, with each difference formed as
+    ``log((1 + y_pred) / (1 + y_true))`` from a double-double ratio (no cancellation):
+    within 3 ulp of the exact value (sklearn's subtraction of two rounded logarithms has
+    no such bound). Values <= -1 raise sklearn's ValueError.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Ground truth (correct) target values.
+    y_pred : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Estimated target values.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights (one per row, applied to every output; negative weights allowed).
+    multioutput : {"raw_values", "uniform_average"} or array-like of shape (n_outputs,), \
+            default="uniform_average"
+        How per-output values are combined: returned as an array ("raw_values"),
+        averaged uniformly, or averaged with these output weights.
+    num_threads : int, default=None
+        Threads for this call (any integer >= 1, NumPy integers included); None means
+        :func:`l2loss.get_num_threads`. The result does not depend on it.
+
+    Returns
+    -------
+    loss : float or ndarray of shape (n_outputs,)
+        A float, or one value per output for ``multioutput="raw_values"`` (in sklearn's
+        working dtype: float32 inputs give float32).
 
     Examples
     --------
     >>> import l2loss
     >>> round(l2loss.mean_squared_log_error([3, 5, 2.5, 7], [2.5, 5, 4, 8]), 12)
     0.039730122985
+    >>> yt, yp = [[0.5, 1], [1, 1], [7, 6]], [[0, 2], [1, 2], [8, 5]]
+    >>> l2loss.mean_squared_log_error(yt, yp, multioutput="raw_values").shape
+    (2,)
     """
     return _mean_metric(
         "mean_squared_log_error", _ACC_SQ, False, y_true, y_pred, sample_weight, multioutput, num_threads,
@@ -292,18 +451,56 @@ def mean_squared_log_error(
     )
 
 
+@overload
+def root_mean_squared_log_error(
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
+    multioutput: Literal["raw_values"], num_threads: Threads = ...,
+) -> FloatArray: ...
+@overload
+def root_mean_squared_log_error(
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
+    multioutput: Literal["uniform_average"] | OutputWeights = ..., num_threads: Threads = ...,
+) -> float: ...
 @sklearn_binding()
 def root_mean_squared_log_error(
-    y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
-    num_threads: int | None = None,
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
+    multioutput: Any = "uniform_average", num_threads: Threads = None,
 ) -> Any:
     """Root mean squared logarithmic error (mean of per-output roots, like sklearn).
+
+    Drop-in for :func:`sklearn.metrics.root_mean_squared_log_error`; the differences are
+    formed as in :func:`mean_squared_log_error`.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Ground truth (correct) target values.
+    y_pred : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Estimated target values.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights (one per row, applied to every output; negative weights allowed).
+    multioutput : {"raw_values", "uniform_average"} or array-like of shape (n_outputs,), \
+            default="uniform_average"
+        How per-output values are combined: returned as an array ("raw_values"),
+        averaged uniformly, or averaged with these output weights.
+    num_threads : int, default=None
+        Threads for this call (any integer >= 1, NumPy integers included); None means
+        :func:`l2loss.get_num_threads`. The result does not depend on it.
+
+    Returns
+    -------
+    loss : float or ndarray of shape (n_outputs,)
+        A float, or one value per output for ``multioutput="raw_values"`` (in sklearn's
+        working dtype: float32 inputs give float32).
 
     Examples
     --------
     >>> import l2loss
     >>> round(l2loss.root_mean_squared_log_error([3, 5, 2.5, 7], [2.5, 5, 4, 8]), 12)
     0.199324165581
+    >>> yt, yp = [[0.5, 1], [1, 1], [7, 6]], [[0, 2], [1, 2], [8, 5]]
+    >>> l2loss.root_mean_squared_log_error(yt, yp, multioutput="raw_values").shape
+    (2,)
     """
     return _mean_metric(
         "root_mean_squared_log_error", _ACC_SQ, True, y_true, y_pred, sample_weight, multioutput, num_threads,
@@ -311,7 +508,9 @@ def root_mean_squared_log_error(
     )
 
 
-def assemble_fraction(num: np.ndarray, den: np.ndarray, multioutput: Any, force_finite: bool, dtype: np.dtype) -> Any:
+def assemble_fraction(
+    num: np.ndarray, den: np.ndarray, multioutput: Any, force_finite: bool, dtype: np.dtype
+) -> Any:
     """sklearn's ``_assemble_fraction_of_explained_deviance`` (exact-zero tests, no tolerance)."""
     nonzero_den = den != 0
     if not force_finite:
@@ -342,22 +541,64 @@ def _warn_r2_undefined() -> float:
     return float("nan")
 
 
+@overload
+def r2_score(
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
+    multioutput: Literal["raw_values"], force_finite: bool = ..., num_threads: Threads = ...,
+) -> FloatArray | float: ...
+@overload
+def r2_score(
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
+    multioutput: Literal["uniform_average", "variance_weighted"] | OutputWeights | None = ...,
+    force_finite: bool = ..., num_threads: Threads = ...,
+) -> float: ...
 @sklearn_binding()
 def r2_score(
-    y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
-    force_finite: bool = True, num_threads: int | None = None,
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
+    multioutput: Any = "uniform_average", force_finite: bool = True, num_threads: Threads = None,
 ) -> Any:
     """R^2 (coefficient of determination), drop-in for :func:`sklearn.metrics.r2_score`.
 
     The denominator ``sum w*(y - ybar)^2`` is computed exactly from exact sums of ``w*y``
     and ``w*y^2`` (exact products), so large offsets cause no cancellation and a
-    constant target is detected exactly.
+    constant target is detected exactly. (No ``exact=`` option: the numerator is the
+    same exact sum of rounded squares as mean_squared_error's default, and R^2 is a
+    ratio rounded once more; exact squares would change it by ~1e-19 relative.)
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Ground truth (correct) target values.
+    y_pred : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Estimated target values.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights (one per row, applied to every output; negative weights allowed).
+    multioutput : {"raw_values", "uniform_average", "variance_weighted"}, array-like of \
+            shape (n_outputs,) or None, default="uniform_average"
+        How per-output scores are combined; "variance_weighted" weights them by the
+        variance of each output of ``y_true``; None means "uniform_average".
+    force_finite : bool, default=True
+        Replace the non-finite scores of a constant ``y_true`` (NaN for a perfect
+        prediction, -inf otherwise) by 1.0 and 0.0, as sklearn does. With False, NumPy
+        reports the division by zero per ``np.errstate`` (a RuntimeWarning by default).
+    num_threads : int, default=None
+        Threads for this call (any integer >= 1, NumPy integers included); None means
+        :func:`l2loss.get_num_threads`. The result does not depend on it.
+
+    Returns
+    -------
+    score : float or ndarray of shape (n_outputs,)
+        A float, or one score per output for ``multioutput="raw_values"`` (in sklearn's
+        working dtype). With fewer than two samples: a float NaN and an
+        :class:`UndefinedMetricWarning`, whatever ``multioutput`` is (as in sklearn).
 
     Examples
     --------
     >>> import l2loss
-    >>> round(l2loss.r2_score([3, -0.5, 2, 7], [2.5, 0.0, 2, 8]), 12)
-    0.948608137045
+    >>> l2loss.r2_score([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
+    0.9486081370449679
+    >>> l2loss.r2_score([[0.5, 1], [-1, 1], [7, -6]], [[0, 2], [-1, 2], [8, -5]], multioutput="raw_values")
+    array([0.96543779, 0.90816327])
     """
     func = "r2_score"
     validate_params(
@@ -374,20 +615,55 @@ def r2_score(
     return assemble_fraction(num, den, t.multioutput, bool(force_finite), t.dtype)
 
 
+@overload
+def explained_variance_score(
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
+    multioutput: Literal["raw_values"], force_finite: bool = ..., num_threads: Threads = ...,
+) -> FloatArray: ...
+@overload
+def explained_variance_score(
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
+    multioutput: Literal["uniform_average", "variance_weighted"] | OutputWeights = ...,
+    force_finite: bool = ..., num_threads: Threads = ...,
+) -> float: ...
 @sklearn_binding()
 def explained_variance_score(
-    y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
-    force_finite: bool = True, num_threads: int | None = None,
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
+    multioutput: Any = "uniform_average", force_finite: bool = True, num_threads: Threads = None,
 ) -> Any:
     """Explained variance score, drop-in for :func:`sklearn.metrics.explained_variance_score`.
 
     Both variances are evaluated exactly before their single rounding.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Ground truth (correct) target values.
+    y_pred : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Estimated target values.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights (one per row, applied to every output; negative weights allowed).
+    multioutput : {"raw_values", "uniform_average", "variance_weighted"} or array-like of \
+            shape (n_outputs,), default="uniform_average"
+        How per-output scores are combined; "variance_weighted" weights them by the
+        variance of each output of ``y_true``.
+    force_finite : bool, default=True
+        Replace the non-finite scores of a constant ``y_true`` by 1.0 and 0.0, as sklearn does.
+    num_threads : int, default=None
+        Threads for this call (any integer >= 1, NumPy integers included); None means
+        :func:`l2loss.get_num_threads`. The result does not depend on it.
+
+    Returns
+    -------
+    score : float or ndarray of shape (n_outputs,)
+        A float, or one score per output for ``multioutput="raw_values"`` (in sklearn's
+        working dtype).
+
     Examples
     --------
     >>> import l2loss
-    >>> round(l2loss.explained_variance_score([3, -0.5, 2, 7], [2.5, 0.0, 2, 8]), 12)
-    0.957173447537
+    >>> l2loss.explained_variance_score([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
+    0.9571734475374732
     """
     func = "explained_variance_score"
     validate_params(
@@ -408,11 +684,27 @@ def round_max_error(value: float, dtype: np.dtype) -> float:
 
 
 @sklearn_binding()
-def max_error(y_true: Any, y_pred: Any, *, num_threads: int | None = None) -> float:
+def max_error(y_true: ArrayLike, y_pred: ArrayLike, *, num_threads: Threads = None) -> float:
     """Maximum absolute residual, drop-in for :func:`sklearn.metrics.max_error`.
 
     Unlike sklearn, integer inputs are subtracted in floating point (no wrap-around)
-    and boolean inputs are accepted.
+    and boolean inputs are accepted. The result is rounded to the input's float dtype
+    like sklearn's (float32 inputs: a float32 difference).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Ground truth (correct) target values.
+    y_pred : array-like of shape (n_samples,)
+        Estimated target values.
+    num_threads : int, default=None
+        Threads for this call (any integer >= 1, NumPy integers included); None means
+        :func:`l2loss.get_num_threads`.
+
+    Returns
+    -------
+    max_error : float
+        The largest ``abs(y_true - y_pred)``.
 
     Examples
     --------
