@@ -254,3 +254,14 @@ def test_bad_thread_counts_are_refused_everywhere(bad: Any) -> None:
     with pytest.raises(ValueError, match="^num_threads must be"):
         l2loss.r2_score([1.0, 2.0], [1.0, 3.0], num_threads=bad)
     assert l2loss.get_num_threads() == previous
+
+
+def test_report_rmse_of_negative_weighted_mse_is_nan_without_warning() -> None:
+    # Negative weights (allowed, as in sklearn) can make an output's MSE negative; the
+    # report's rmse is then NaN, silently (hypothesis found it: test_stream.py, seed 46).
+    y, p, w = [[0.0], [0.0]], [[1.0], [3.0]], [1.0, -0.2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rep = l2loss.regression_report(y, p, sample_weight=w, multioutput="raw_values")
+    assert rep.mse[0] == (1.0 - 0.2 * 9.0) / 0.8 < 0
+    assert math.isnan(rep.rmse[0])

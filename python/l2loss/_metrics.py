@@ -110,12 +110,16 @@ def _report_overflow(t: Targets, square: bool) -> None:
     """
     with np.errstate(all="ignore"):
         d = np.subtract(t.y_true, t.y_pred, dtype=np.float64)
+        term = d * d if square else np.abs(d)
+        w = t.sample_weight
         if not np.all(np.isfinite(d)):
             op = "subtract"
-        elif square and not np.all(np.isfinite(d * d)):
+        elif square and not np.all(np.isfinite(term)):
             op = "square"
-        else:
+        elif w is not None and not np.all(np.isfinite(term * w.reshape(-1, 1))):
             op = "multiply"
+        else:  # finite terms whose exact sum is out of range: NumPy's own sum would overflow too
+            return
     _OVERFLOW_REPLAY[op]()
 
 
@@ -193,13 +197,13 @@ def _mean_metric(
     t = check_reg_targets(y_true, y_pred, sample_weight, "raw_values" if unvalidated else multioutput)
     sums = _core.SUM_ABS if acc == _ACC_ABS else (_core.SUM_SQ_EXACT if exact else _core.SUM_SQ)
     r = reduce(t, sums, num_threads, log1p_error=log1p_error)
-    if r.careful and not r.input_flags and log1p_error is None:
-        _report_overflow(t, square=acc == _ACC_SQ)
     if root:
         # exact=True: the correctly rounded root of the exact mean (not sqrt of a rounding).
         values = r.root_mean(acc) if exact else np.sqrt(r.mean(acc))
     else:
         values = r.mean(acc)
+    if r.careful and not r.input_flags and log1p_error is None and not np.all(np.isfinite(values)):
+        _report_overflow(t, square=acc == _ACC_SQ)
     if unvalidated:
         return _average_unvalidated(values, multioutput)
     return aggregate(values, t.multioutput, t.dtype)

@@ -163,7 +163,8 @@ def report_from_state(r: Any, multioutput: Any, dtype: np.dtype, exact_state: An
     mse and rmse when given.
     """
     mse = r.mean(_ACC_SQ) if exact_state is None else exact_state.mean(_ACC_SQ)
-    rmse = np.sqrt(mse) if exact_state is None else exact_state.root_mean(_ACC_SQ)
+    with np.errstate(invalid="ignore"):  # negative weights can make an MSE negative: its root is NaN
+        rmse = np.sqrt(mse) if exact_state is None else exact_state.root_mean(_ACC_SQ)
     if r.n_rows < 2:
         r2 = _warn_r2_undefined()
     else:
