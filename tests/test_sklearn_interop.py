@@ -86,14 +86,16 @@ def test_without_sklearn_nothing_changes() -> None:
             warnings.simplefilter("always")
             assert l2loss.r2_score([0.0], [1.0]) != l2loss.r2_score([0.0], [1.0])
         assert caught[0].category is l2loss.UndefinedMetricWarning
-        assert l2loss.UndefinedMetricWarning.__mro__[1:] == (UserWarning, Warning, Exception, BaseException, object)
+        mro = l2loss.UndefinedMetricWarning.__mro__[1:]
+        assert mro == (UserWarning, Warning, Exception, BaseException, object)
         try:
             l2loss.mean_squared_error([1.0], [2.0], multioutput="raw_valuez")
         except l2loss.InvalidParameterError as exc:
             assert type(exc) is l2loss.InvalidParameterError
             assert type(exc).__mro__[1:3] == (ValueError, TypeError)
         print(l2loss.mean_squared_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8]))
-        print(sorted(m for m, v in sys.modules.items() if v is not None and m.startswith(("sklearn", "scipy"))))
+        loaded = [m for m, v in sys.modules.items() if v is not None and m.startswith(("sklearn", "scipy"))]
+        print(sorted(loaded))
         """
     )
     assert out.split("\n")[:2] == ["0.375", "[]"]
@@ -205,7 +207,7 @@ def test_sparse_inputs_are_sklearns_invalid_parameter(kind: Any, where: str) -> 
 
 
 def test_sparse_max_error() -> None:
-    with pytest.raises(SkInvalidParameterError, match="'y_true' parameter of max_error must be an array-like"):
+    with pytest.raises(SkInvalidParameterError, match="'y_true' parameter of max_error must be an array-"):
         l2loss.max_error(sp.csr_array([[1.0, 2.0]]), [[1.0, 2.0]])
 
 
@@ -265,3 +267,56 @@ def test_report_rmse_of_negative_weighted_mse_is_nan_without_warning() -> None:
         rep = l2loss.regression_report(y, p, sample_weight=w, multioutput="raw_values")
     assert rep.mse[0] == (1.0 - 0.2 * 9.0) / 0.8 < 0
     assert math.isnan(rep.rmse[0])
+
+
+# -- issue #15.7: array API dispatch ----------------------------------------------------------
+
+ARRAY_API_SCRIPT = """
+import sklearn, numpy as np, torch
+import sklearn.metrics as skm
+import l2loss
+names = ["mean_squared_error", "root_mean_squared_error", "mean_absolute_error", "r2_score",
+         "explained_variance_score", "mean_squared_log_error", "root_mean_squared_log_error"]
+yt = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+yp = torch.tensor([[1.5, 2.0], [3.0, 5.0]])
+for dispatch in (True, False):
+    with sklearn.config_context(array_api_dispatch=dispatch):
+        for name in names:
+            for a, b in ((yt, yp), (yt.double(), yp.double()), (yt.numpy(), yp.numpy())):
+                sk = getattr(skm, name)(a, b, multioutput="raw_values")
+                l2 = getattr(l2loss, name)(a, b, multioutput="raw_values")
+                assert type(l2) is type(sk) and l2.dtype == sk.dtype, (name, dispatch, type(sk), type(l2))
+                assert np.allclose(np.asarray(l2), np.asarray(sk), rtol=1e-6), (name, l2, sk)
+                assert type(getattr(l2loss, name)(a, b)) is float
+print("ok")
+"""
+
+
+def test_array_api_dispatch_returns_raw_values_in_the_inputs_namespace() -> None:
+    pytest.importorskip("torch")
+    result = subprocess.run(
+        [sys.executable, "-c", ARRAY_API_SCRIPT], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": PYTHON_DIR, "SCIPY_ARRAY_API": "1"},
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stdout + result.stderr
+
+
+class _Unreadable:
+    """An array-like whose host view fails (like a device array without a CPU copy)."""
+
+    shape = (3,)
+    dtype = np.dtype(np.float64)
+
+    def __len__(self) -> int:
+        return 3
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise RuntimeError("cannot export this buffer")
+
+
+@pytest.mark.parametrize("where", ["y_true", "y_pred", "sample_weight"])
+def test_unreadable_arrays_get_a_clear_error(where: str) -> None:
+    args: dict[str, Any] = {"y_true": [1.0, 2.0, 3.0], "y_pred": [1.0, 2.0, 4.0]}
+    args[where] = _Unreadable()
+    with pytest.raises(TypeError, match=f"^{where} of type .*_Unreadable could not be read as a host array"):
+        l2loss.mean_squared_error(**args)

@@ -13,9 +13,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 import l2loss
+import pytest
 
 GOOD = """
 from __future__ import annotations
@@ -79,7 +78,8 @@ def test_mypy_strict_on_a_user_script(tmp_path: Path) -> None:
     )
     out = result.stdout + result.stderr
     errors = re.findall(r"^(\w+\.py):(\d+): error: (.*)$", out, flags=re.M)
-    assert [(f, int(n)) for f, n, _ in errors] == [("bad.py", 4), ("bad.py", 5), ("bad.py", 6), ("bad.py", 7)], out
+    expected = [("bad.py", 4), ("bad.py", 5), ("bad.py", 6), ("bad.py", 7)]
+    assert [(f, int(n)) for f, n, _ in errors] == expected, out
     assert "raw_valuez" in errors[0][2] and "raw_valuez" in errors[1][2], out
     assert "ndarray" in errors[2][2], out
     assert result.returncode == 1, out

@@ -67,13 +67,16 @@ def sklearn_binding(fast: Callable[[Any, Any, int], Any] | None = None) -> Calla
                     if value is not None:
                         return value
             try:
-                return func(*args, **kwargs)
+                result = func(*args, **kwargs)
             except TypeError:
                 try:
                     sig.bind(*args, **kwargs)
                 except TypeError as exc:
                     raise TypeError(str(exc)) from None
                 raise
+            if type(result) is np.ndarray:  # raw_values: sklearn's array API dispatch rule
+                result = to_namespace_of(result, args[1] if len(args) > 1 else kwargs.get("y_pred"))
+            return result
 
         return wrapper  # type: ignore[return-value]
 
@@ -207,6 +210,44 @@ def sklearn_assume_finite() -> bool:
         return False
 
 
+def to_namespace_of(result: np.ndarray, y_pred: Any) -> Any:
+    """``result`` in ``y_pred``'s array namespace when sklearn's ``array_api_dispatch`` is on.
+
+    scikit-learn 1.9 with ``set_config(array_api_dispatch=True)`` returns raw values in
+    the namespace (and dtype) of ``y_pred``: a torch tensor for torch inputs. l2loss
+    computes on the host either way and converts the result; NumPy inputs, or dispatch
+    off (the default), give NumPy arrays.
+    """
+    if type(y_pred) is np.ndarray or not hasattr(y_pred, "shape"):
+        return result
+    get_config = getattr(sys.modules.get("sklearn"), "get_config", None)
+    if get_config is None or not get_config().get("array_api_dispatch", False):
+        return result
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(y_pred, torch.Tensor):
+        return torch.from_numpy(result).to(device=y_pred.device)
+    namespace = getattr(y_pred, "__array_namespace__", None)
+    if namespace is None:
+        return result
+    xp = namespace()
+    try:
+        return xp.asarray(result, device=getattr(y_pred, "device", None))
+    except Exception as exc:
+        raise TypeError(
+            f"array_api_dispatch is on but the result could not be returned in {xp.__name__}: {exc}"
+        ) from exc
+
+
+def _unreadable(name: str, x: Any, exc: Exception) -> Exception:
+    """An array that cannot be viewed on the host (DLPack / ``__array__`` failed)."""
+    if isinstance(exc, (RuntimeError, BufferError)):
+        return TypeError(
+            f"{name} of type {type(x).__module__}.{type(x).__qualname__} could not be read as a "
+            f"host array through DLPack or __array__ (move it to CPU memory first): {exc}"
+        )
+    return exc
+
+
 def _is_sparse(x: Any) -> bool:
     """``scipy.sparse.issparse`` without importing scipy (unloaded -> nothing is sparse)."""
     sparse = sys.modules.get("scipy.sparse")
@@ -261,7 +302,8 @@ def validate_params(
             or (not isinstance(multioutput, str) and multioutput is not None and _is_array_like(multioutput))
         )
         if not ok:
-            constraint = _options_str(options) + (", an array-like or None" if allow_none_multioutput else " or an array-like")
+            tail = ", an array-like or None" if allow_none_multioutput else " or an array-like"
+            constraint = _options_str(options) + tail
             raise _param_error("multioutput", func, constraint, multioutput)
     if not isinstance(force_finite, (bool, np.bool_)):
         raise _param_error(
@@ -462,18 +504,20 @@ def check_reg_targets(
         return exc
 
     arrays = []
-    for x in (y_true, y_pred):
+    for name, x in (("y_true", y_true), ("y_pred", y_pred)):
         try:
             arr = _to_array(x, dtype)
         except Exception as exc:
-            raise fail(exc) from None
+            raise fail(_unreadable(name, x, exc)) from None
         _check_dims(arr, fail)
         msg_dtype = arr.dtype if dtype is None else dtype
         checked.append(_Checked(_for_kernel(arr), msg_dtype))
         _check_samples(arr, fail)
         if arr.ndim == 2 and arr.shape[1] < 1:
             raise fail(
-                ValueError(f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
+                ValueError(
+                    f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required."
+                )
             )
         arrays.append(arr)
 
@@ -485,7 +529,7 @@ def check_reg_targets(
         try:
             w = _to_array(sample_weight, w_dtype)
         except Exception as exc:
-            raise fail(exc) from None
+            raise fail(_unreadable("sample_weight", sample_weight, exc)) from None
         if w.ndim != 1:
             raise fail(
                 ValueError(
@@ -527,7 +571,9 @@ def _check_dims(arr: np.ndarray, fail: Any) -> None:
 
 def _check_samples(arr: np.ndarray, fail: Any) -> None:
     if arr.shape[0] < 1:
-        raise fail(ValueError(f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required."))
+        raise fail(
+            ValueError(f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required.")
+        )
 
 
 def check_multioutput(multioutput: Any, n_outputs: int, fail: Any = None) -> Any:
@@ -552,7 +598,9 @@ def check_multioutput(multioutput: Any, n_outputs: int, fail: Any = None) -> Any
     if n_outputs == 1:
         raise fail(ValueError("Custom weights are useful only in multi-output cases."))
     if n_outputs != mo.shape[0]:
-        raise fail(ValueError(f"There must be equally many custom weights ({mo.shape[0]}) as outputs ({n_outputs})."))
+        raise fail(
+            ValueError(f"There must be equally many custom weights ({mo.shape[0]}) as outputs ({n_outputs}).")
+        )
     # A 2-D (n_outputs, k) array passes sklearn's checks and fails only when the outputs
     # are averaged (numpy.average's TypeError), i.e. after MSLE's domain check and R^2's
     # single-sample return: it is returned as is and refused by the averaging step.
