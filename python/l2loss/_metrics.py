@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal, Union, overload
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Union, overload
 
 import numpy as np
 
@@ -162,8 +162,16 @@ def average_outputs(values: np.ndarray, weights: np.ndarray | None) -> float:
     return _core.exact_weighted_average(values, weights)
 
 
+class UnvalidatedWeights(NamedTuple):
+    """RMSE's array-like ``multioutput`` as the caller gave it (see _average_unvalidated)."""
+
+    weights: Any
+
+
 def aggregate(values: np.ndarray, multioutput: Any, dtype: np.dtype) -> Any:
     """Combine per-output values like sklearn's ``_average``, but correctly rounded."""
+    if isinstance(multioutput, UnvalidatedWeights):
+        return _average_unvalidated(values, multioutput.weights)
     if isinstance(multioutput, str) and multioutput == "raw_values":
         with np.errstate(over="ignore"):  # float16 raw values may overflow to inf, as sklearn's do
             return values.astype(dtype, copy=False)
@@ -195,6 +203,8 @@ def _mean_metric(
     # sklearn's RMSE computes raw values first and never validates an array multioutput.
     unvalidated = func == "root_mean_squared_error" and not isinstance(multioutput, str)
     t = check_reg_targets(y_true, y_pred, sample_weight, "raw_values" if unvalidated else multioutput)
+    if unvalidated:
+        t.multioutput = UnvalidatedWeights(multioutput)
     sums = _core.SUM_ABS if acc == _ACC_ABS else (_core.SUM_SQ_EXACT if exact else _core.SUM_SQ)
     r = reduce(t, sums, num_threads, log1p_error=log1p_error)
     if root:
@@ -204,8 +214,6 @@ def _mean_metric(
         values = r.mean(acc)
     if r.careful and not r.input_flags and log1p_error is None and not np.all(np.isfinite(values)):
         _report_overflow(t, square=acc == _ACC_SQ)
-    if unvalidated:
-        return _average_unvalidated(values, multioutput)
     return aggregate(values, t.multioutput, t.dtype)
 
 
