@@ -304,7 +304,7 @@ def accuracy_tables(acc: Sequence[Any]) -> list[str]:
 def target_rows(
     grid: Sequence[CaseResult], ops: Sequence[CaseResult], latency: Sequence[CaseResult]
 ) -> list[tuple[str, str, str, str]]:
-    """DESIGN.md §5 / issue targets checked against this run: (target, case, measured, met?)."""
+    """The performance targets (benchmarks/README.md) checked against this run: (target, case, measured, met?)."""
     rows: list[tuple[str, str, str, str]] = []
 
     def check(
@@ -494,7 +494,7 @@ def render_markdown(
     rows = target_rows(grid, ops, latency)
     if rows:
         out += [
-            "### Targets (DESIGN.md §5, issue 7) in this run",
+            "### Targets in this run",
             "",
             *header(["target", "case", "measured", "met"], ["---", "---", "---:", "---"]),
         ]

@@ -47,14 +47,11 @@ def test_torch_tensors_match_torch_mse_loss() -> None:
     assert np.shares_memory(np.from_dlpack(y2), y2.numpy())
 
 
-def test_torch_tensor_requiring_grad_fails_like_sklearn() -> None:
+def test_torch_tensor_requiring_grad_is_read_like_torchmetrics() -> None:
+    # sklearn raises RuntimeError (it calls .numpy()); issue #15: l2loss reads the values,
+    # as torchmetrics does. More in tests/test_torch_intake.py.
     torch = pytest.importorskip("torch")
-    from sklearn.metrics import mean_squared_error as sk_mse
 
     y = torch.ones(4, requires_grad=True)
-    with pytest.raises(RuntimeError) as sk:
-        sk_mse(y, torch.zeros(4))
-    with pytest.raises(RuntimeError) as ours:
-        l2loss.mean_squared_error(y, torch.zeros(4))
-    assert str(ours.value) == str(sk.value)
-    assert l2loss.mean_squared_error(y.detach(), torch.zeros(4)) == 1.0
+    assert l2loss.mean_squared_error(y, torch.zeros(4)) == 1.0
+    assert y.grad is None and y.requires_grad

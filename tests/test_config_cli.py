@@ -8,10 +8,9 @@ import os
 import subprocess
 import sys
 
+import l2loss
 import numpy as np
 import pytest
-
-import l2loss
 from l2loss import _core
 from l2loss.cli import main
 

@@ -11,10 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+import l2loss
 import numpy as np
 import pytest
-
-import l2loss
 from l2loss import FileFormatError, evaluate_files
 
 N = 20_011
@@ -87,7 +86,8 @@ def test_table_formats_equal_in_memory(files, data, fmt: str) -> None:
         pytest.skip("pyarrow not installed")
     weighted = fmt in ("npz", "csv", "parquet", "arrow")
     cols = {"true": "truth", "pred": "pred", **({"weight": "w"} if weighted else {})}
-    one = l2loss.regression_report(data["y"][:, 0], data["p"][:, 0], sample_weight=data["w"] if weighted else None)
+    one = l2loss.regression_report(data["y"][:, 0], data["p"][:, 0],
+                                   sample_weight=data["w"] if weighted else None)
     got = evaluate_files(files[fmt], files[fmt], weights_path=files[fmt] if weighted else None, columns=cols,
                          chunk_size=3333)
     assert same(got, one)
@@ -133,7 +133,8 @@ def test_errors_name_the_problem(files, tmp_path) -> None:
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "l2loss", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "l2loss", *args], capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def test_cli_eval_json_schema(files, data) -> None:
@@ -202,7 +203,8 @@ def test_memory_stays_bounded_on_large_npy(tmp_path) -> None:
     base = subprocess.run([sys.executable, "-c", "import resource, l2loss; "
                            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
                           capture_output=True, text=True, check=True)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         timeout=300)
     grew_mb = (int(out.stdout) - int(base.stdout)) / 1024
     assert grew_mb < 100, f"resident memory grew by {grew_mb:.0f} MB for 512 MB of input"
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "l2loss/dispatch.hpp"
+#include "parallel.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -26,7 +27,8 @@ double run(const float* a, const float* b, int64_t n, int threads);
 #endif
 
 template <class T>
-double probe(const T* a, const T* b, int64_t n, int threads) {
+double probe(const T* a, const T* b, int64_t n, int requested) {
+  const int threads = threads_for_call(requested, n, 1);  // the metrics' cap (parallel.hpp)
 #ifdef L2LOSS_HAVE_AVX2_KERNELS
   if (isa_supported(Isa::kAvx2)) return probe_avx2::run(a, b, n, threads);
 #endif

@@ -217,6 +217,12 @@ PYBIND11_MODULE(_core, m, L2LOSS_MODULE_GIL) {
   m.attr("SUM_Y2") = static_cast<uint32_t>(kSumY2);
   m.attr("MAX_ABS") = static_cast<uint32_t>(kMaxAbs);
   m.attr("SUM_SQ_EXACT") = static_cast<uint32_t>(kSumSqExact);
+  // The profiles with a kernel of their own (kernel_abi.hpp): callers name these.
+  m.attr("PROFILE_SQ") = static_cast<uint32_t>(kProfSq);
+  m.attr("PROFILE_ABS") = static_cast<uint32_t>(kProfAbs);
+  m.attr("PROFILE_MAX") = static_cast<uint32_t>(kProfMax);
+  m.attr("PROFILE_R2") = static_cast<uint32_t>(kProfR2);
+  m.attr("PROFILE_REPORT") = static_cast<uint32_t>(kProfAll);
   m.attr("ACC_SQ") = static_cast<int>(kAccSq);
   m.attr("ACC_ABS") = static_cast<int>(kAccAbs);
   m.attr("ACC_DIFF") = static_cast<int>(kAccDiff);
@@ -380,6 +386,7 @@ PYBIND11_MODULE(_core, m, L2LOSS_MODULE_GIL) {
   m.def("set_num_threads", &set_default_num_threads, py::arg("n"));
   m.def("have_openmp", &have_openmp);
   m.def("max_hardware_threads", &max_hardware_threads);
+  m.def("max_threads_per_call", &max_threads_per_call);
 
   py::register_exception_translator([](std::exception_ptr p) {
     try {

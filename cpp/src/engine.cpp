@@ -1,4 +1,4 @@
-// The threading driver and the finalisers.
+// The threading driver of the metric passes (the finalisers are in finalize.cpp).
 //
 // Threads claim row chunks dynamically; each thread owns its column states (no shared
 // cache lines) and walks a chunk in row blocks, calling the column kernel for every
@@ -19,7 +19,9 @@
 #include <omp.h>
 #endif
 
+#include "l2loss/element_types.hpp"
 #include "l2loss/target_moments.hpp"
+#include "parallel.hpp"
 
 namespace l2loss {
 namespace {
@@ -44,35 +46,9 @@ constexpr int64_t kBlockElements = 1 << 15;
 std::atomic<int> g_default_threads{0};
 
 int effective_threads(const ReduceRequest& req) {
-  int t = req.num_threads > 0 ? req.num_threads : default_num_threads();
-#ifndef _OPENMP
-  t = 1;
-#endif
   const int64_t elements = req.n_rows * std::max<int64_t>(req.n_cols, 1);
-  const int64_t by_size = std::max<int64_t>(1, elements * work_per_element(req.sums) / kMinWorkPerThread);
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({t, by_size, req.n_rows})));
-}
-
-template <class Fn>
-void parallel_for_threads(int threads, Fn&& fn) {
-#ifdef _OPENMP
-  if (threads > 1) {
-    // Exceptions must not escape an OpenMP region: capture the first and rethrow.
-    std::exception_ptr error;
-#pragma omp parallel num_threads(threads)
-    {
-      try {
-        fn(omp_get_thread_num(), omp_get_num_threads());
-      } catch (...) {
-#pragma omp critical(l2loss_error)
-        if (!error) error = std::current_exception();
-      }
-    }
-    if (error) std::rethrow_exception(error);
-    return;
-  }
-#endif
-  fn(0, 1);
+  const int t = threads_for_call(req.num_threads, elements * work_per_element(req.sums), kMinWorkPerThread);
+  return static_cast<int>(std::min<int64_t>(t, std::max<int64_t>(req.n_rows, 1)));
 }
 
 KernelConfig make_config(const ReduceRequest& req, bool first_column) {
@@ -111,15 +87,13 @@ ColumnTask make_task(const ReduceRequest& req, int64_t row0, int64_t rows, int64
 }
 
 void validate(const ReduceRequest& req) {
-  auto is_float = [](DType d) { return d == DType::kFloat32 || d == DType::kFloat64; };
   if (req.n_rows < 0 || req.n_cols < 1) throw std::invalid_argument("l2loss: bad shape");
-  const bool narrow_pair = req.y_true.dtype == req.y_pred.dtype &&
-                           (req.y_true.dtype == DType::kFloat16 || req.y_true.dtype == DType::kBFloat16);
-  if (!narrow_pair && (!is_float(req.y_true.dtype) || !is_float(req.y_pred.dtype))) {
+  // The element-type table (element_types.hpp): every kernel family reads exactly these.
+  if (!operands_supported(req.y_true.dtype, req.y_pred.dtype)) {
     throw std::invalid_argument(
         "l2loss: kernels take float32/float64 operands, or two float16 (or two bfloat16) operands");
   }
-  if (req.weight && !is_float(req.weight_dtype)) {
+  if (req.weight && (req.weight_dtype == DType::kNone || !weight_supported(req.weight_dtype))) {
     throw std::invalid_argument("l2loss: weights must be float32/float64");
   }
   if (req.n_rows > 0 && (!req.y_true.data || !req.y_pred.data)) {
@@ -128,7 +102,7 @@ void validate(const ReduceRequest& req) {
   if ((req.sums & kSumSqExact) && (req.sums != kSumSqExact || req.log1p)) {
     throw std::invalid_argument("l2loss: an exact pass computes the exact squared-error sum only");
   }
-  if (req.grad.data && (!is_float(req.grad.dtype) || req.sums != kSumSq || req.log1p)) {
+  if (req.grad.data && (!is_wide_float(req.grad.dtype) || req.sums != kSumSq || req.log1p)) {
     throw std::invalid_argument("l2loss: a gradient pass computes the squared-error sum only");
   }
 }
@@ -370,6 +344,19 @@ int max_hardware_threads() {
 #else
   return 1;
 #endif
+}
+
+int max_threads_per_call() { return kMaxThreadsPerHardwareThread * max_hardware_threads(); }
+
+int threads_for_call(int requested, int64_t work, int64_t min_work_per_thread) {
+  if (requested < 0) throw std::invalid_argument("num_threads must be >= 1 (or 0 for the default)");
+  int64_t t = requested > 0 ? requested : default_num_threads();
+#ifndef _OPENMP
+  t = 1;
+#endif
+  t = std::min<int64_t>(t, max_threads_per_call());
+  t = std::min<int64_t>(t, work / std::max<int64_t>(min_work_per_thread, 1));
+  return static_cast<int>(std::max<int64_t>(t, 1));
 }
 
 int default_num_threads() {

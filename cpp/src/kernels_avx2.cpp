@@ -1,9 +1,10 @@
-// AVX2 + FMA kernels (4 doubles per vector). Compiled with -mavx2 -mfma only; selected
+// AVX2 + FMA kernels (4 doubles per vector). Compiled with -mavx2 -mfma -mf16c only; selected
 // at run time when the CPU and the OS (XCR0) support it.
 #include <immintrin.h>
 
 #include <cstdint>
 
+#include "l2loss/element_types.hpp"
 #include "l2loss/kernel_abi.hpp"
 
 namespace l2loss::avx2 {
@@ -66,10 +67,6 @@ struct V {
   static bool any_nonzero(reg a, reg b) {  // -0.0 counts as nonzero: harmless (spill skips it)
     const __m256i x = _mm256_castpd_si256(_mm256_or_pd(a, b));
     return !_mm256_testz_si256(x, x);
-  }
-  static unsigned nonfinite_mask(reg a) {  // |a| > DBL_MAX or NaN
-    const reg m = _mm256_andnot_pd(_mm256_set1_pd(-0.0), a);
-    return static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(m, _mm256_set1_pd(1.7976931348623157e308), _CMP_NLE_UQ)));
   }
   static unsigned nonzero_mask(reg a) {
     return static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(a, _mm256_setzero_pd(), _CMP_NEQ_UQ)));

@@ -1,9 +1,10 @@
-// AVX-512F kernels (8 doubles per vector). Compiled with -mavx512f only; selected at run
+// AVX-512F kernels (8 doubles per vector). Compiled with -mavx512f -mf16c only; selected at run
 // time when the CPU and the OS (XCR0 opmask + ZMM state) support it.
 #include <immintrin.h>
 
 #include <cstdint>
 
+#include "l2loss/element_types.hpp"
 #include "l2loss/kernel_abi.hpp"
 
 namespace l2loss::avx512 {
@@ -56,9 +57,6 @@ struct V {
     return static_cast<unsigned>(_mm512_cmp_pd_mask(a, b, _CMP_NLE_UQ));
   }
   static unsigned gt_mask(reg a, reg b) { return static_cast<unsigned>(_mm512_cmp_pd_mask(a, b, _CMP_GT_OQ)); }
-  static unsigned nonfinite_mask(reg a) {  // |a| > DBL_MAX or NaN
-    return static_cast<unsigned>(_mm512_cmp_pd_mask(_mm512_abs_pd(a), _mm512_set1_pd(1.7976931348623157e308), _CMP_NLE_UQ));
-  }
   // Lanes whose square sq = fl(s*s) leaves the exact vector path's range: sq > 2^1022 or
   // NaN (|s| > 2^511, overflow or non-finite input), or s != 0 with sq < 2^-800 (|s| below
   // ~2^-400: the FMA remainder could underflow).

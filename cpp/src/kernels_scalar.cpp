@@ -4,15 +4,11 @@
 // input and term, and adds finite terms one by one (exactly) to the superaccumulator.
 #include <cstdint>
 
+#include "l2loss/element_types.hpp"
 #include "l2loss/kernel_abi.hpp"
 
 namespace l2loss::scalar {
 namespace {
-
-double to_double(double v);
-double to_double(float v);
-double to_double(Half v);
-double to_double(BFloat16 v);
 
 struct V {
   struct reg {
@@ -92,11 +88,6 @@ struct V {
     for (int l = 0; l < 4; ++l) m |= unsigned(a.v[l] > b.v[l]) << l;
     return m;
   }
-  static unsigned nonfinite_mask(reg a) {
-    unsigned m = 0;
-    for (int l = 0; l < 4; ++l) m |= unsigned(!__builtin_isfinite(a.v[l])) << l;
-    return m;
-  }
   static unsigned nonzero_mask(reg a) {
     unsigned m = 0;
     for (int l = 0; l < 4; ++l) m |= unsigned(a.v[l] != 0.0) << l;
@@ -136,11 +127,11 @@ void careful_t(const ColumnTask& t, const KernelConfig& cfg, CarefulState& st) {
   const bool sum_w = kW && cfg.sum_weights;
   uint32_t flags = st.input_flags;
   for (int64_t i = 0; i < t.count; ++i) {
-    double y = load1<TY>(t.y_true + i * t.y_true_stride);
-    double p = load1<TP>(t.y_pred + i * t.y_pred_stride);
+    double y = load_element<TY>(t.y_true + i * t.y_true_stride);
+    double p = load_element<TP>(t.y_pred + i * t.y_pred_stride);
     double w = 1.0;
     if constexpr (kW) {
-      w = load1<TW>(t.weight + i * t.weight_stride);
+      w = load_element<TW>(t.weight + i * t.weight_stride);
       flags |= classify(w, kWeightNaN, kWeightInf);
     }
     flags |= classify(y, kYTrueNaN, kYTrueInf) | classify(p, kYPredNaN, kYPredInf);
@@ -166,24 +157,13 @@ void careful_t(const ColumnTask& t, const KernelConfig& cfg, CarefulState& st) {
   st.input_flags = flags;
 }
 
-template <class TY, class TP>
-CarefulKernel careful_weight(DType w) {
-  switch (w) {
-    case DType::kFloat32: return &careful_t<TY, TP, float>;
-    case DType::kFloat64: return &careful_t<TY, TP, double>;
-    default: return &careful_t<TY, TP, NoWeight>;
-  }
-}
-
+// The element-type table (element_types.hpp) picks the instantiation.
 CarefulKernel pick_careful(const KernelConfig& cfg) {
-  if (cfg.y_true_dtype == DType::kFloat16) return careful_weight<Half, Half>(cfg.weight_dtype);
-  if (cfg.y_true_dtype == DType::kBFloat16) return careful_weight<BFloat16, BFloat16>(cfg.weight_dtype);
-  const bool yf = cfg.y_true_dtype == DType::kFloat32;
-  const bool pf = cfg.y_pred_dtype == DType::kFloat32;
-  if (yf && pf) return careful_weight<float, float>(cfg.weight_dtype);
-  if (yf) return careful_weight<float, double>(cfg.weight_dtype);
-  if (pf) return careful_weight<double, float>(cfg.weight_dtype);
-  return careful_weight<double, double>(cfg.weight_dtype);
+  return visit_operands(cfg.y_true_dtype, cfg.y_pred_dtype, [&](auto ty, auto tp) {
+    return visit_weight(cfg.weight_dtype, [&](auto tw) -> CarefulKernel {
+      return &careful_t<typename decltype(ty)::type, typename decltype(tp)::type, typename decltype(tw)::type>;
+    });
+  });
 }
 
 }  // namespace

@@ -17,10 +17,8 @@
 #include "l2loss/engine.hpp"
 #include "l2loss/exact.hpp"
 #include "l2loss/ridge_kernel.hpp"
+#include "parallel.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace l2loss {
 namespace {
@@ -164,15 +162,11 @@ RidgeResult ridge_loss_and_grad(const RidgeRequest& q) {
   AlignedDoubles coef(round_up8(d) + kRidgeWays);  // zero padding for the last column group
   std::copy(q.coef, q.coef + d, coef.data());
 
-  int threads = std::max(1, q.num_threads > 0 ? q.num_threads : default_num_threads());
-#ifndef _OPENMP
-  threads = 1;
-#endif
   // ~2^15 elements of X per thread at least, as for the metric kernels.
-  threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, n * std::max<int64_t>(d, 1) >> 15)));
+  const int threads = threads_for_call(q.num_threads, n * std::max<int64_t>(d, 1), int64_t{1} << 15);
   std::vector<std::unique_ptr<ThreadWork>> work(static_cast<size_t>(threads));
   std::atomic<int64_t> next{0};
-  auto body = [&](int t) {
+  parallel_for_threads(threads, [&](int t, int) {
     // Allocated by the thread that uses it: its own pages, no shared cache lines.
     auto tw = std::make_unique<ThreadWork>(d, std::min(block_rows, n), plan);
     RidgeBlock blk{};
@@ -212,17 +206,7 @@ RidgeResult ridge_loss_and_grad(const RidgeRequest& q) {
     }
     tw->flush(d, plan == Plan::kColMajor);
     work[static_cast<size_t>(t)] = std::move(tw);
-  };
-#ifdef _OPENMP
-  if (threads > 1) {
-#pragma omp parallel num_threads(threads)
-    body(omp_get_thread_num());
-  } else {
-    body(0);
-  }
-#else
-  body(0);
-#endif
+  });
 
   // Exact merges into the first thread's sums: the order of the threads does not matter.
   ThreadWork* total = nullptr;

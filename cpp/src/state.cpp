@@ -198,7 +198,12 @@ std::vector<uint8_t> serialize(const ReduceResult& r) {
   return std::move(w.out);
 }
 
-ReduceResult deserialize(const uint8_t* data, size_t size) {
+namespace {
+
+// The reader proper. With store == false it validates the whole encoding but reads every
+// column into one scratch column, so that nothing it allocates depends on the sizes the
+// data declares; with store == true it fills the result's columns.
+ReduceResult parse_state(const uint8_t* data, size_t size, bool store) {
   Reader rd(data, size);
   for (uint8_t m : kMagic) {
     if (rd.get<uint8_t>() != m) throw std::invalid_argument("l2loss state: not an l2loss state");
@@ -225,14 +230,28 @@ ReduceResult deserialize(const uint8_t* data, size_t size) {
     throw std::invalid_argument("l2loss state: bad shape");
   }
   rd.get_acc(r.weight_sum);
-  r.columns.resize(static_cast<size_t>(r.n_cols));
-  for (ColumnSums& c : r.columns) {
+  ColumnSums scratch;
+  if (store) r.columns.resize(static_cast<size_t>(r.n_cols));
+  for (int64_t j = 0; j < r.n_cols; ++j) {
+    ColumnSums& c = store ? r.columns[static_cast<size_t>(j)] : scratch;
     c.max_abs = rd.get<double>();
     for (uint8_t& f : c.term_flags) f = rd.get<uint8_t>();
     for (Superaccumulator& a : c.acc) rd.get_acc(a);
   }
   if (!rd.done()) throw std::invalid_argument("l2loss state: trailing bytes");
   return r;
+}
+
+}  // namespace
+
+ReduceResult deserialize(const uint8_t* data, size_t size) {
+  // Validate first, allocate after. A column is ~9 KB in memory but can be as short as
+  // 8 + 4 * kNumAccs = 76 bytes in the encoding, so allocating the declared columns up
+  // front let a crafted blob cost ~120x its size before the error was found (issue #14:
+  // a 64 MiB blob took 8 GiB). The validating pass allocates nothing that depends on the
+  // data; only a blob known to be valid gets its columns.
+  parse_state(data, size, /*store=*/false);
+  return parse_state(data, size, /*store=*/true);
 }
 
 }  // namespace l2loss

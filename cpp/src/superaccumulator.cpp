@@ -47,13 +47,4 @@ void sacc_merge(Superaccumulator& into, const Superaccumulator& from) {
   }
 }
 
-bool sacc_is_zero(const Superaccumulator& acc) {
-  Superaccumulator a = acc;
-  sacc_normalize(a);
-  for (int64_t c : a.chunk) {
-    if (c != 0) return false;
-  }
-  return true;
-}
-
 }  // namespace l2loss

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <type_traits>
 
+#include "l2loss/element_types.hpp"
+
 namespace l2loss {
 
 namespace scalar {
@@ -127,30 +129,6 @@ bool is_tiny(double v) {
   return a < kTinyTarget && a != 0.0;
 }
 
-double half_to_double(uint16_t h) {  // exact (the kernels' conversion, restated)
-  const uint32_t exp = (h >> 10) & 0x1F, mant = h & 0x3FF;
-  double v;
-  if (exp == 0) {
-    v = std::ldexp(static_cast<double>(mant), -24);
-  } else if (exp == 31) {
-    v = mant ? std::nan("") : HUGE_VAL;
-  } else {
-    v = std::ldexp(static_cast<double>(mant | 0x400), static_cast<int>(exp) - 25);
-  }
-  return (h >> 15) ? -v : v;
-}
-
-template <class T>
-double load(const char* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  if constexpr (sizeof(T) == 2) {
-    return half_to_double(v.bits);
-  } else {
-    return static_cast<double>(v);
-  }
-}
-
 // Whether a row's target terms are computed exactly here rather than as the fast kernels
 // compute them. A function of the row alone (see the header). Non-finite inputs keep the
 // fast terms, so the careful pass's flags stay as they are.
@@ -167,7 +145,7 @@ bool row_needs_exact_target_terms(const KernelConfig& cfg, double y_raw, double 
 
 template <class TY, class TW>
 void rows_t(const ColumnTask& t, const KernelConfig& cfg, CarefulState& st) {
-  constexpr bool kWeighted = !std::is_same_v<TW, void>;
+  constexpr bool kWeighted = !std::is_same_v<TW, NoWeight>;
   const bool sum_y = (cfg.sums & kSumY) != 0, sum_y2 = (cfg.sums & kSumY2) != 0;
   int64_t run = 0;  // first row not yet summed
   auto flush = [&](int64_t end) {
@@ -180,9 +158,9 @@ void rows_t(const ColumnTask& t, const KernelConfig& cfg, CarefulState& st) {
     scalar::careful_kernel(part, cfg, st);  // the fast kernels' terms, row for row
   };
   for (int64_t i = 0; i < t.count; ++i) {
-    const double y_raw = load<TY>(t.y_true + i * t.y_true_stride);
+    const double y_raw = load_element<TY>(t.y_true + i * t.y_true_stride);
     double w = 1.0;
-    if constexpr (kWeighted) w = load<TW>(t.weight + i * t.weight_stride);
+    if constexpr (kWeighted) w = load_element<TW>(t.weight + i * t.weight_stride);
     const double y = cfg.log1p ? std::log1p(y_raw) : y_raw;
     if (!row_needs_exact_target_terms(cfg, y_raw, y, w)) continue;
     flush(i);
@@ -192,23 +170,16 @@ void rows_t(const ColumnTask& t, const KernelConfig& cfg, CarefulState& st) {
   flush(t.count);
 }
 
-template <class TY>
-void rows_weight(const ColumnTask& t, const KernelConfig& cfg, CarefulState& st) {
-  switch (cfg.weight_dtype) {
-    case DType::kFloat32: return rows_t<TY, float>(t, cfg, st);
-    case DType::kFloat64: return rows_t<TY, double>(t, cfg, st);
-    default: return rows_t<TY, void>(t, cfg, st);
-  }
-}
-
 }  // namespace
 
+// The element-type table (element_types.hpp) picks the instantiation: every type the
+// fast kernels read is read here the same way.
 void target_moments_rows(const ColumnTask& t, const KernelConfig& cfg, CarefulState& st) {
-  switch (cfg.y_true_dtype) {
-    case DType::kFloat16: return rows_weight<Half>(t, cfg, st);
-    case DType::kFloat32: return rows_weight<float>(t, cfg, st);
-    default: return rows_weight<double>(t, cfg, st);
-  }
+  visit_element(cfg.y_true_dtype, [&](auto ty) {
+    visit_weight(cfg.weight_dtype, [&](auto tw) {
+      rows_t<typename decltype(ty)::type, typename decltype(tw)::type>(t, cfg, st);
+    });
+  });
 }
 
 }  // namespace l2loss

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ._metrics import UndefinedMetricWarning
     from ._validation import InvalidParameterError
 
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 __all__ = [
     "FileFormatError",

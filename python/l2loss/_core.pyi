@@ -12,6 +12,11 @@ SUM_Y: int
 SUM_Y2: int
 MAX_ABS: int
 SUM_SQ_EXACT: int
+PROFILE_SQ: int
+PROFILE_ABS: int
+PROFILE_MAX: int
+PROFILE_R2: int
+PROFILE_REPORT: int
 ACC_SQ: int
 ACC_ABS: int
 ACC_DIFF: int
@@ -89,3 +94,4 @@ def get_num_threads() -> int: ...
 def set_num_threads(n: int) -> int: ...
 def have_openmp() -> bool: ...
 def max_hardware_threads() -> int: ...
+def max_threads_per_call() -> int: ...

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,14 +22,40 @@ import numpy as np
 from ._report import RegressionReport
 from ._stream import RegressionAccumulator
 
-__all__ = ["evaluate_files", "FileFormatError"]
+__all__ = ["evaluate_files", "FileFormatError", "parse_columns"]
 
 DEFAULT_CHUNK_ROWS = 1 << 20
 PROGRESS_MIN_BYTES = 64 << 20  # below this a progress bar is only noise
 
 
+# What a damaged zip member raises while it is read: a bad CRC (BadZipFile), a broken
+# deflate/bzip2/lzma stream (zlib.error, OSError, EOFError), a lying size (ValueError).
+_ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError,
+)
+try:
+    import lzma
+
+    _ZIP_READ_ERRORS = (*_ZIP_READ_ERRORS, lzma.LZMAError)
+except ImportError:  # pragma: no cover - Python built without lzma
+    pass
+
+
 class FileFormatError(ValueError):
-    """A file is missing, unreadable, truncated, or lacks the requested column."""
+    """A file is missing, unreadable, truncated, corrupted, or lacks the requested column.
+
+    A subclass of ``ValueError``; the message names the file. The ``l2loss eval`` command
+    prints it as one ``l2loss: error:`` line and exits with status 2.
+
+    Examples
+    --------
+    >>> import l2loss
+    >>> try:
+    ...     l2loss.evaluate_files("no_such_file.npy", "no_such_file.npy")
+    ... except l2loss.FileFormatError as exc:
+    ...     print(exc)
+    no_such_file.npy: no such file
+    """
 
 
 # ---- readers ---------------------------------------------------------------------------
@@ -48,6 +76,7 @@ class _Reader:
     path: Path
     n_rows: int | None = None  # known up front for most formats
     nbytes: int = 0
+    bytes_read: int | None = None  # bytes of the file consumed so far, for readers that know it
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         raise NotImplementedError
@@ -76,17 +105,23 @@ class _NpyReader(_Reader):
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
-        for start in range(0, self.n_rows, rows):
-            stop = min(start + rows, self.n_rows)
+        n_rows = int(self.shape[0])
+        for start in range(0, n_rows, rows):
+            stop = min(start + rows, n_rows)
             if self.fortran and len(self.shape) == 2:
                 # Column-major: map the file, take a strided row window.
-                mm = np.memmap(self.path, self.dtype, "r", self.offset, self.shape, order="F")
+                mm = np.memmap(self.path, self.dtype, "r", self.offset, tuple(self.shape), order="F")
                 yield mm[start:stop]
             else:
                 # Map just this window; dropping it unmaps it, so resident memory stays
                 # bounded by the chunk (a whole-file map would keep every page touched).
-                mm = np.memmap(self.path, self.dtype, "r", self.offset + start * row_bytes,
-                               (stop - start, *self.shape[1:]))
+                mm = np.memmap(
+                    self.path,
+                    self.dtype,
+                    "r",
+                    self.offset + start * row_bytes,
+                    (stop - start, *self.shape[1:]),
+                )
                 yield mm
             del mm
 
@@ -106,14 +141,27 @@ class _NpzReader(_Reader):
         if key not in names:
             raise FileFormatError(f"{path}: no array {key!r} (arrays: {names})")
         self.member = key + ".npy"
-        with zipfile.ZipFile(path) as z, z.open(self.member) as f:
-            self.shape, self.fortran, self.dtype = _read_npy_header(f)
+        try:
+            with zipfile.ZipFile(path) as z, z.open(self.member) as f:
+                self.shape, self.fortran, self.dtype = _read_npy_header(f)
+        except _ZIP_READ_ERRORS as exc:
+            raise FileFormatError(f"{path}: array {key!r} is corrupted ({_reason(exc)})") from None
         if len(self.shape) not in (1, 2):
             raise FileFormatError(f"{path}: array {key!r} must be 1-D or 2-D, got shape {self.shape}")
         self.n_rows = int(self.shape[0])
         self.nbytes = int(np.prod(self.shape)) * self.dtype.itemsize
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        try:
+            yield from self._chunks(rows)
+        except FileFormatError:
+            raise
+        except _ZIP_READ_ERRORS as exc:
+            key = self.member[:-4]
+            raise FileFormatError(f"{self.path}: array {key!r} is corrupted ({_reason(exc)})") from None
+
+    def _chunks(self, rows: int) -> Iterator[np.ndarray]:
+        n_rows = int(self.shape[0])
         row_shape = tuple(self.shape[1:])
         row_bytes = int(np.prod(row_shape)) * self.dtype.itemsize
         with zipfile.ZipFile(self.path) as z, z.open(self.member) as f:
@@ -123,22 +171,33 @@ class _NpzReader(_Reader):
                 if data.size != int(np.prod(self.shape)):
                     raise FileFormatError(f"{self.path}: truncated array in .npz")
                 full = data.reshape(self.shape, order="F")
-                for start in range(0, self.n_rows, rows):
+                for start in range(0, n_rows, rows):
                     yield full[start : start + rows]
                 return
-            for start in range(0, self.n_rows, rows):
-                n = min(rows, self.n_rows - start)
+            for start in range(0, n_rows, rows):
+                n = min(rows, n_rows - start)
                 buf = f.read(n * row_bytes)
                 if len(buf) != n * row_bytes:
                     raise FileFormatError(f"{self.path}: truncated array in .npz")
                 yield np.frombuffer(buf, dtype=self.dtype).reshape((n, *row_shape))
 
 
+def _reason(exc: BaseException) -> str:
+    """An exception as a short phrase: its message, or its type when it has none."""
+    kind = type(exc).__qualname__
+    if type(exc).__module__ not in ("builtins", "zipfile"):
+        kind = f"{type(exc).__module__}.{kind}"  # zlib.error, lzma.LZMAError
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{kind}: {text}" if text else kind
+
+
 def _require_pyarrow(path: Path) -> Any:
     try:
         import pyarrow
     except ImportError:
-        raise FileFormatError(f"{path}: reading this format needs pyarrow (pip install 'l2loss[files]')") from None
+        raise FileFormatError(
+            f"{path}: reading this format needs pyarrow (pip install 'l2loss[files]')"
+        ) from None
     return pyarrow
 
 
@@ -158,11 +217,15 @@ class _ArrowReader(_Reader):
         self.column = column
         self.nbytes = path.stat().st_size
 
-    def _open_csv(self) -> Any:
+    def _open_csv(self, source: Any = None) -> Any:
         from pyarrow import csv
 
         parse = csv.ParseOptions(delimiter="\t" if self.path.suffix.lower() == ".tsv" else ",")
-        return csv.open_csv(self.path, parse_options=parse, read_options=csv.ReadOptions(block_size=1 << 22))
+        return csv.open_csv(
+            self.path if source is None else source,
+            parse_options=parse,
+            read_options=csv.ReadOptions(block_size=1 << 22),
+        )
 
     def _schema_names(self) -> list[str]:
         try:
@@ -204,7 +267,13 @@ class _ArrowReader(_Reader):
             else:
                 yield from (b.select([self.column]) for b in reader)
         else:
-            yield from (b.select([self.column]) for b in self._open_csv())
+            # Read through a file object whose position says how far the parse has come:
+            # the progress of a CSV is in bytes (its row count is unknown until the end).
+            with self.path.open("rb") as f:
+                self.bytes_read = 0
+                for b in self._open_csv(f):
+                    self.bytes_read = f.tell()
+                    yield b.select([self.column])
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         pending: list[np.ndarray] = []
@@ -234,7 +303,9 @@ class _TextReader(_Reader):
 
     def __init__(self, name: str, path: Path, column: str | None) -> None:
         self.name, self.path = name, path
-        self.delimiter = "," if path.suffix.lower() == ".csv" else ("\t" if path.suffix.lower() == ".tsv" else None)
+        self.delimiter = (
+            "," if path.suffix.lower() == ".csv" else ("\t" if path.suffix.lower() == ".tsv" else None)
+        )
         with path.open() as f:
             first = f.readline()
         fields = [s.strip() for s in (first.split(self.delimiter) if self.delimiter else first.split())]
@@ -250,17 +321,19 @@ class _TextReader(_Reader):
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         with self.path.open() as f:
-            if self.has_header:
-                f.readline()
+            self.bytes_read = len(f.readline()) if self.has_header else 0
             line_no = 1 + int(self.has_header)
             while True:
                 lines = list(itertools.islice(f, rows))
                 if not lines:
                     return
+                self.bytes_read += sum(map(len, lines))  # characters: bytes for the ASCII of numbers
                 try:
                     block = np.loadtxt(lines, delimiter=self.delimiter, ndmin=2, dtype=np.float64)
                 except ValueError as exc:
-                    raise FileFormatError(f"{self.path}: unreadable data near line {line_no} ({exc})") from None
+                    raise FileFormatError(
+                        f"{self.path}: unreadable data near line {line_no} ({exc})"
+                    ) from None
                 line_no += len(lines)
                 if self.index is not None:
                     yield block[:, self.index]
@@ -300,46 +373,108 @@ def open_reader(name: str, path: str | os.PathLike[str], column: str | None) -> 
             return _TextReader(name, p, column)
         return _ArrowReader(name, p, column, "csv")
     raise FileFormatError(
-        f"{p}: unsupported file type {suffix!r} (use .npy, .npz, .parquet, .arrow/.feather, .csv, .tsv or .txt)"
+        f"{p}: unsupported file type {suffix!r} "
+        "(use .npy, .npz, .parquet, .arrow/.feather, .csv, .tsv or .txt)"
     )
 
 
 # ---- progress ----------------------------------------------------------------------------
 
 
-class _Progress:
-    """rich (preferred) or tqdm on stderr; silent when neither is installed."""
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False
 
-    def __init__(self, total_rows: int | None, label: str, enabled: bool) -> None:
+
+def _si(value: float, unit: str) -> str:
+    """12345678 rows -> '12.3 M rows'; bytes in MB/GB."""
+    if unit == "bytes":
+        for scale, prefix in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
+            if value >= scale:
+                return f"{value / scale:.1f} {prefix}"
+        return f"{value:.0f} B"
+    for scale, prefix in ((1e9, "G "), (1e6, "M "), (1e3, "k ")):
+        if value >= scale:
+            return f"{value / scale:.1f} {prefix}{unit}"
+    return f"{value:.0f} {unit}"
+
+
+class _Progress:
+    """A progress bar on stderr (rich, else tqdm): done/total in rows (or bytes, for a CSV
+    whose row count is unknown until its end), percent, rate and time left.
+
+    Shown only on a terminal: a redirected stderr (a log file, a pipe, CI) gets nothing.
+    """
+
+    def __init__(self, total: int | None, unit: str, label: str, enabled: bool) -> None:
         self._bar: Any = None
         self._rich: Any = None
-        if not enabled:
+        self._done = 0
+        if not enabled or not _stderr_is_terminal():
             return
         try:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                ProgressColumn,
+                TaskProgressColumn,
+                TimeRemainingColumn,
+            )
+            from rich.text import Text
+        except ImportError:
+            pass
+        else:
+
+            class _Amount(ProgressColumn):
+                def render(self, task: Any) -> Any:
+                    total = "?" if task.total is None else _si(task.total, unit)
+                    return Text(f"{_si(task.completed, unit)} / {total}")
+
+            class _Rate(ProgressColumn):
+                def render(self, task: Any) -> Any:
+                    # The mean rate since the start: steadier than rich's windowed
+                    # speed, and known after the first chunk.
+                    elapsed = task.elapsed
+                    if not elapsed or not task.completed:
+                        return Text("?/s")
+                    return Text(f"{_si(task.completed / elapsed, unit)}/s")
 
             self._rich = Progress(
-                "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                console=Console(stderr=True), transient=True,
+                "[progress.description]{task.description}",
+                BarColumn(),
+                TaskProgressColumn(),
+                _Amount(),
+                _Rate(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
             )
             self._rich.start()
-            self._task = self._rich.add_task(label, total=total_rows)
+            self._task = self._rich.add_task(label, total=total)
             return
-        except ImportError:
-            pass
         try:
             from tqdm import tqdm
-
-            self._bar = tqdm(total=total_rows, desc=label, unit="rows", unit_scale=True, leave=False)
         except ImportError:
-            pass
+            return
+        self._bar = tqdm(
+            total=total,
+            desc=label,
+            unit="B" if unit == "bytes" else " rows",
+            unit_scale=True,
+            leave=False,
+            file=sys.stderr,
+        )
 
-    def advance(self, rows: int) -> None:
+    def update(self, done: int) -> None:
+        """Move the bar to ``done`` rows (or bytes) in all."""
+        step, self._done = done - self._done, done
         if self._rich is not None:
-            self._rich.advance(self._task, rows)
+            self._rich.advance(self._task, step)
         elif self._bar is not None:
-            self._bar.update(rows)
+            self._bar.update(step)
 
     def close(self) -> None:
         if self._rich is not None:
@@ -351,20 +486,50 @@ class _Progress:
 # ---- evaluate_files ----------------------------------------------------------------------
 
 
-def _parse_columns(columns: Any) -> dict[str, str]:
+def parse_columns(columns: Any) -> dict[str, str]:
+    """Column names as a dict with keys among ``"true"``, ``"pred"`` and ``"weight"``.
+
+    Parameters
+    ----------
+    columns : dict, str or None
+        ``{"true": "y", "pred": "yhat", "weight": "w"}``, the same as a string
+        ``"true=y,pred=yhat,weight=w"``, or None (no names: an empty dict).
+
+    Returns
+    -------
+    dict of str to str
+        A new dict; the caller may change it.
+
+    Raises
+    ------
+    ValueError
+        A malformed string, a key other than true/pred/weight, or a value that is not a str.
+
+    Examples
+    --------
+    >>> from l2loss._files import parse_columns
+    >>> parse_columns("true=y,pred=yhat")
+    {'true': 'y', 'pred': 'yhat'}
+    """
     if columns is None:
         return {}
     if isinstance(columns, str):
         out = {}
         for part in columns.split(","):
             key, sep, value = part.partition("=")
-            if not sep or not value:
+            if not sep or not value.strip():
                 raise ValueError(f"columns: expected 'true=NAME,pred=NAME[,weight=NAME]', got {part!r}")
             out[key.strip()] = value.strip()
         columns = out
     if not isinstance(columns, dict) or set(columns) - {"true", "pred", "weight"}:
         raise ValueError(f"columns must map 'true'/'pred'/'weight' to column names, got {columns!r}")
+    if not all(isinstance(v, str) for v in columns.values()):
+        raise ValueError(f"columns: the column names must be strings, got {columns!r}")
     return dict(columns)
+
+
+# The older private name, kept for callers of the first versions.
+_parse_columns = parse_columns
 
 
 def _first_nonfinite_row(chunk: np.ndarray) -> tuple[int, str] | None:
@@ -380,36 +545,103 @@ def _first_nonfinite_row(chunk: np.ndarray) -> tuple[int, str] | None:
 
 def evaluate_files(
     y_true_path: str | os.PathLike[str],
-    y_pred_path: str | os.PathLike[str],
+    y_pred_path: str | os.PathLike[str] | None = None,
     *,
     weights_path: str | os.PathLike[str] | None = None,
     columns: Any = None,
     chunk_size: int = DEFAULT_CHUNK_ROWS,
     multioutput: Any = "uniform_average",
-    progress: bool = True,
+    progress: bool | None = None,
     num_threads: int | None = None,
 ) -> RegressionReport:
-    """Evaluate prediction files of any size with bounded memory; returns a RegressionReport.
+    """Evaluate predictions stored in files of any size, in bounded memory.
+
+    The files are read in chunks of ``chunk_size`` rows into one exact
+    :class:`~l2loss.RegressionAccumulator`, so the result has exactly the bits of
+    :func:`l2loss.regression_report` on the whole arrays, whatever the chunk size.
+
+    Argument order: ``y_true_path`` (the targets) first, then ``y_pred_path`` (the
+    predictions), as in scikit-learn.
 
     Parameters
     ----------
-    y_true_path, y_pred_path, weights_path : path
-        ``.npy``, ``.npz``, ``.parquet``, ``.arrow``/``.feather``, ``.csv``, ``.tsv`` or ``.txt``.
+    y_true_path : str or os.PathLike
+        The true values, or a table holding every operand (then omit ``y_pred_path`` and
+        name the columns). Formats, by extension: ``.npy`` (memory-mapped), ``.npz``,
+        ``.parquet``/``.pq``, ``.arrow``/``.feather``/``.ipc`` (Parquet and Arrow need
+        pyarrow), ``.csv``, ``.tsv``, ``.txt``. 1-D, or 2-D ``(n, n_outputs)`` arrays.
+    y_pred_path : str or os.PathLike, optional
+        The predictions. Omitted (None): read from ``y_true_path``, whose columns
+        ``columns`` must name.
+    weights_path : str or os.PathLike, optional
+        Sample weights, one per row. When omitted but ``columns`` names a ``"weight"``
+        column, the weights are read from the one table (``y_pred_path`` omitted).
     columns : dict or str, optional
-        Column (or .npz array) names: ``{"true": "y", "pred": "yhat", "weight": "w"}`` or
-        ``"true=y,pred=yhat,weight=w"``. Needed when a file holds several columns.
-    chunk_size : int
+        Column (or ``.npz`` array) names: ``{"true": "y", "pred": "yhat", "weight": "w"}``
+        or ``"true=y,pred=yhat,weight=w"``. Needed for files that hold several columns.
+    chunk_size : int, default 1048576
         Rows per chunk; peak memory is a few chunks.
-    progress : bool
-        Show a progress bar on stderr (rich or tqdm) for inputs above 64 MB.
+    multioutput : {"uniform_average", "raw_values"} or array-like, default "uniform_average"
+        As in :func:`l2loss.regression_report`.
+    progress : bool or None, default None
+        A progress bar on stderr (rich or tqdm, when installed), shown only when stderr is
+        a terminal: None shows it for inputs of 64 MB or more, True for any size, False
+        never. It counts rows, or bytes for a CSV whose length is unknown until its end.
+    num_threads : int, optional
+        Threads per chunk (default: :func:`l2loss.get_num_threads`).
 
-    The result has exactly the bits of :func:`l2loss.regression_report` on the whole
-    arrays. Errors name the file, and for NaN/infinity the first offending row.
+    Returns
+    -------
+    RegressionReport
+        MSE, RMSE, MAE, R², explained variance, max error, mean error, the number of
+        samples and the weight sum.
+
+    Raises
+    ------
+    FileFormatError
+        A file is missing, of an unknown type, unreadable, truncated or corrupted, or
+        lacks a named column.
+    ValueError
+        The inputs differ in length, hold NaN or infinity (the message names the first
+        offending row), or are empty.
+
+    Examples
+    --------
+    Two files, one per operand (written here to the current directory):
+
+    >>> import numpy as np, l2loss
+    >>> y_true, y_pred = np.array([3.0, -0.5, 2.0, 7.0]), np.array([2.5, 0.0, 2.0, 8.0])
+    >>> np.save("y_true.npy", y_true)
+    >>> np.save("y_pred.npy", y_pred)
+    >>> report = l2loss.evaluate_files("y_true.npy", "y_pred.npy")
+    >>> report.mse, report.r2
+    (0.375, 0.9486081370449679)
+
+    One table whose columns are named:
+
+    >>> np.savetxt("table.csv", np.c_[y_true, y_pred], delimiter=",", header="y,yhat", comments="")
+    >>> l2loss.evaluate_files("table.csv", columns={"true": "y", "pred": "yhat"}).mse
+    0.375
     """
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    cols = _parse_columns(columns)
-    readers = [open_reader("y_true", y_true_path, cols.get("true")), open_reader("y_pred", y_pred_path, cols.get("pred"))]
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True, False or None, got {progress!r}")
+    cols = parse_columns(columns)
+    if y_pred_path is None:
+        missing = [k for k in ("true", "pred") if k not in cols]
+        if missing:
+            raise ValueError(
+                "y_pred_path: omitted, so y_true_path is one table and columns= must name its "
+                f"{' and '.join(repr(k) for k in missing)} column(s)"
+            )
+        y_pred_path = y_true_path
+        if weights_path is None and "weight" in cols:
+            weights_path = y_true_path
+    readers = [
+        open_reader("y_true", y_true_path, cols.get("true")),
+        open_reader("y_pred", y_pred_path, cols.get("pred")),
+    ]
     if weights_path is not None:
         readers.append(open_reader("sample_weight", weights_path, cols.get("weight")))
     known = [(r.name, r.path, r.n_rows) for r in readers if r.n_rows is not None]
@@ -419,7 +651,13 @@ def evaluate_files(
 
     acc = RegressionAccumulator(num_threads=num_threads)
     total_rows = known[0][2] if known else None
-    bar = _Progress(total_rows, "l2loss eval", progress and sum(r.nbytes for r in readers) >= PROGRESS_MIN_BYTES)
+    # Progress in rows when some input knows its row count, else in bytes of the first input.
+    by_bytes = total_rows is None
+    total_bytes = readers[0].nbytes or None
+    show = progress is True or (progress is None and sum(r.nbytes for r in readers) >= PROGRESS_MIN_BYTES)
+    bar = _Progress(
+        total_bytes if by_bytes else total_rows, "bytes" if by_bytes else "rows", "l2loss eval", show
+    )
     row = 0
     try:
         iterators = [r.chunks(int(chunk_size)) for r in readers]
@@ -441,7 +679,7 @@ def evaluate_files(
                         ) from None
                 raise ValueError(f"rows {row}-{row + len(parts[0]) - 1}: {exc}") from None
             row += len(parts[0])
-            bar.advance(len(parts[0]))
+            bar.update((readers[0].bytes_read or 0) if by_bytes else row)
     finally:
         bar.close()
     if row == 0:
@@ -449,8 +687,13 @@ def evaluate_files(
     return acc.compute(multioutput)
 
 
-def _raise_length_mismatch(readers: list[_Reader], parts: tuple[Any, ...], iterators: list[Iterator[np.ndarray]],
-                           row: int, chunk: int) -> None:
+def _raise_length_mismatch(
+    readers: list[_Reader],
+    parts: tuple[Any, ...],
+    iterators: list[Iterator[np.ndarray]],
+    row: int,
+    chunk: int,
+) -> None:
     """Count every input to the end so the message can say all lengths."""
     counts = []
     for part, it in zip(parts, iterators):

@@ -8,6 +8,11 @@
 
 Unlike the sklearn-compatible metrics these follow the training libraries: NaN propagates
 instead of raising, and empty inputs give nan ("mean") or 0 ("sum").
+
+Argument order: :func:`mse_loss` takes ``(input, target)``, the prediction first, like
+PyTorch; every other function here takes ``(y_true, y_pred)``, the truth first, like
+scikit-learn and Keras. Gradients are with respect to ``y_pred``, so swapping the
+arguments of :func:`mse_grad` or :func:`mse_value_and_grad` silently flips their sign.
 """
 
 from __future__ import annotations
@@ -96,12 +101,32 @@ def mse_loss(
 ) -> Any:
     """Mean squared error with ``torch.nn.functional.mse_loss`` semantics, on arrays.
 
-    ``reduction``: "mean" (over all elements), "sum" or "none". Mismatched shapes are
-    broadcast with PyTorch's UserWarning. ``weight`` is element-wise with the input's
-    shape; the weighted mean is sum(w*se)/sum(w) with no guard (nan/inf, like torch).
-    Empty input: "mean" gives nan, "sum" 0. NaN propagates. The result has the promoted
-    floating dtype of the inputs (a NumPy scalar, or an array for "none"); the sum is
-    exact and the mean correctly rounded before that final conversion.
+    Argument order: ``(input, target)`` -- the **prediction first**, as in PyTorch (the
+    metrics and :func:`mse_value_and_grad` take ``(y_true, y_pred)``, the truth first).
+    The squared error is symmetric, so swapping them changes nothing here, but it does
+    change the sign of a gradient elsewhere.
+
+    Parameters
+    ----------
+    input : array_like
+        The predictions, any shape. Integers and booleans are converted to float64.
+    target : array_like
+        The targets; a different shape is broadcast against ``input`` with PyTorch's
+        UserWarning.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        "mean": over all elements; "sum"; "none": the element-wise squared errors.
+    weight : array_like, optional
+        Element-wise weights of ``input``'s shape. The weighted mean is
+        ``sum(w * se) / sum(w)``, with no guard against a zero sum (nan/inf, like torch).
+    num_threads : int, optional
+        Threads for this call (default: :func:`l2loss.get_num_threads`).
+
+    Returns
+    -------
+    numpy scalar or ndarray
+        The loss in the promoted floating dtype of the inputs (an array for "none").
+        The sum is exact and the mean correctly rounded before that final conversion.
+        Empty input: nan for "mean", 0 for "sum". NaN propagates (no error).
 
     Examples
     --------
@@ -109,6 +134,8 @@ def mse_loss(
     >>> x, y = np.array([2.5, 0.0, 2.0, 8.0]), np.array([3.0, -0.5, 2.0, 7.0])
     >>> float(l2loss.mse_loss(x, y)), float(l2loss.mse_loss(x, y, reduction="sum"))
     (0.375, 1.5)
+    >>> l2loss.mse_loss(x, y, reduction="none")
+    array([0.25, 0.25, 0.  , 1.  ])
     """
     threads = threads_arg(num_threads)
     if reduction == "elementwise_mean":
@@ -145,18 +172,36 @@ def per_sample_mse(
 ) -> Any:
     """Keras' mean squared error: the mean over the last axis, one loss per sample.
 
-    Follows ``keras.losses.MeanSquaredError``: ranks that differ by one are squeezed or
-    expanded first (so (n,) against (n, 1) is element-wise); ``sample_weight`` multiplies
-    the per-sample losses (scalar, per sample, or broadcastable); ``reduction``:
-    None/"none" (the per-sample vector), "sum_over_batch_size"/"mean" (sum / number of
-    per-sample losses, 0 for an empty batch), "mean_with_sample_weight" (sum / sum of the
-    weights) or "sum". 1-D inputs are one sample: the result is a 0-d value.
+    Follows ``keras.losses.MeanSquaredError``. Argument order: ``(y_true, y_pred)``, the
+    truth first, as in Keras.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like
+        Targets and predictions, shape ``(batch, ..., d)``. Ranks that differ by one are
+        squeezed or expanded first, so ``(n,)`` against ``(n, 1)`` is element-wise. 1-D
+        inputs are one sample.
+    sample_weight : array_like, optional
+        Multiplies the per-sample losses: a scalar, one weight per sample, or anything
+        that broadcasts.
+    reduction : {None, "none", "sum_over_batch_size", "mean", "mean_with_sample_weight", "sum"}, optional
+        None/"none": the per-sample vector; "sum_over_batch_size"/"mean": sum divided by
+        the number of per-sample losses (0 for an empty batch); "mean_with_sample_weight":
+        sum divided by the sum of the weights; "sum".
+
+    Returns
+    -------
+    ndarray or numpy scalar
+        The per-sample losses (0-d for 1-D inputs), or their reduction; the sums of a
+        reduction are exact.
 
     Examples
     --------
     >>> import numpy as np, l2loss
     >>> l2loss.per_sample_mse([[0., 1.], [0., 0.]], [[1., 1.], [1., 0.]])
     array([0.5, 0.5])
+    >>> float(l2loss.per_sample_mse([[0., 1.], [0., 0.]], [[1., 1.], [1., 0.]], reduction="sum"))
+    1.0
     """
     yt = _as_float_array(y_true, "y_true")
     yp = _as_float_array(y_pred, "y_pred")
@@ -271,16 +316,46 @@ def mse_grad(
 ) -> np.ndarray:
     """Gradient of the squared-error loss with respect to ``y_pred``, in one pass.
 
-    "mean": ``2 * w * (y_pred - y_true) / (n_outputs * sum(w))`` (the gradient of
-    :func:`mean_squared_error`, averaged over outputs); "sum": ``2 * w * (y_pred - y_true)``.
-    Each element is ``fl(scale * fl(w * d))``. ``out`` (validated before anything is
-    written) receives the result; float32 inputs give float32 out.
+    Argument order: ``(y_true, y_pred)``, the truth first, as in scikit-learn -- **not**
+    PyTorch's ``(input, target)``. The gradient is taken with respect to the *second*
+    argument: swapping the two silently flips its sign.
+
+    Parameters
+    ----------
+    y_true : array_like
+        The targets, 1-D ``(n,)`` or 2-D ``(n, n_outputs)``.
+    y_pred : array_like
+        The predictions, of the same shape.
+    sample_weight : array_like, optional
+        One weight per row, shape ``(n,)``.
+    reduction : {"mean", "sum"}, default "mean"
+        "mean": ``2 * w * (y_pred - y_true) / (n_outputs * sum(w))``, the gradient of
+        :func:`mean_squared_error` (averaged over outputs); "sum":
+        ``2 * w * (y_pred - y_true)``.
+    out : ndarray, optional
+        Receives the gradient: ``y_pred``'s shape, the result dtype (float32 for float32
+        inputs, else float64), writable, not overlapping the inputs. It is validated
+        completely before anything is written.
+    num_threads : int, optional
+        Threads for this call (default: :func:`l2loss.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        The gradient (``out`` when given); each element is ``fl(scale * fl(w * d))``.
+
+    See Also
+    --------
+    mse_value_and_grad : the loss as well, from the same pass.
 
     Examples
     --------
     >>> import numpy as np, l2loss
-    >>> l2loss.mse_grad(np.array([3.0, -0.5, 2.0, 7.0]), np.array([2.5, 0.0, 2.0, 8.0]))
+    >>> y_true, y_pred = np.array([3.0, -0.5, 2.0, 7.0]), np.array([2.5, 0.0, 2.0, 8.0])
+    >>> l2loss.mse_grad(y_true, y_pred)
     array([-0.25,  0.25,  0.  ,  0.5 ])
+    >>> l2loss.mse_grad(y_pred, y_true)  # swapped: the sign flips, with no error
+    array([ 0.25, -0.25,  0.  , -0.5 ])
     """
     return _value_and_grad(y_true, y_pred, sample_weight, reduction, out, num_threads)[1]
 
@@ -291,8 +366,33 @@ def mse_value_and_grad(
 ) -> tuple[float, np.ndarray]:
     """Loss and gradient in one pass: y_true and y_pred read once, the gradient written once.
 
-    The loss is exact (correctly rounded sum(w*d^2)/(n_outputs*sum(w)) for "mean"); for
-    1-D inputs it has the bits of :func:`mean_squared_error`. See :func:`mse_grad`.
+    Argument order: ``(y_true, y_pred)``, the truth first, as in scikit-learn -- **not**
+    PyTorch's ``(input, target)``. The gradient is taken with respect to the *second*
+    argument: swapping the two silently flips its sign (the loss is unchanged).
+
+    Parameters
+    ----------
+    y_true : array_like
+        The targets, 1-D ``(n,)`` or 2-D ``(n, n_outputs)``.
+    y_pred : array_like
+        The predictions, of the same shape.
+    sample_weight : array_like, optional
+        One weight per row, shape ``(n,)``.
+    reduction : {"mean", "sum"}, default "mean"
+        As in :func:`mse_grad`.
+    out : ndarray, optional
+        Receives the gradient, as in :func:`mse_grad`.
+    num_threads : int, optional
+        Threads for this call (default: :func:`l2loss.get_num_threads`).
+
+    Returns
+    -------
+    loss : float
+        Exact: for "mean" the correctly rounded ``sum(w * d**2) / (n_outputs * sum(w))``;
+        for 1-D inputs it has the bits of :func:`mean_squared_error`. nan for empty
+        inputs with "mean", 0 with "sum".
+    grad : ndarray
+        The gradient with respect to ``y_pred`` (``out`` when given).
 
     Examples
     --------
@@ -300,13 +400,32 @@ def mse_value_and_grad(
     >>> loss, grad = l2loss.mse_value_and_grad(np.array([1.0, 2.0]), np.array([2.0, 2.0]))
     >>> loss, grad
     (0.5, array([1., 0.]))
+    >>> y_true, y_pred = np.array([3.0, -0.5]), np.array([2.5, 0.0])
+    >>> l2loss.mse_value_and_grad(y_true=y_true, y_pred=y_pred)  # keywords make the order explicit
+    (0.25, array([-0.5,  0.5]))
     """
     return _value_and_grad(y_true, y_pred, sample_weight, reduction, out, num_threads)
 
 
 def l2_penalty(params: Any, alpha: float, *, out: Any = None) -> tuple[float, np.ndarray]:
-    """``alpha * sum(params**2)`` (the sum exact and correctly rounded) and its gradient
-    ``2 * alpha * params`` (written to ``out`` when given).
+    """L2 regularisation: ``alpha * sum(params**2)`` and its gradient ``2 * alpha * params``.
+
+    Parameters
+    ----------
+    params : array_like
+        The parameters, any shape.
+    alpha : float
+        The regularisation strength.
+    out : ndarray, optional
+        Receives the gradient: ``params``' shape and dtype (float32 for float32 params,
+        else float64), writable; it may be ``params`` itself (an in-place update).
+
+    Returns
+    -------
+    penalty : float
+        ``alpha`` times the exact, correctly rounded sum of squares.
+    grad : ndarray
+        ``2 * alpha * params`` (``out`` when given).
 
     Examples
     --------
@@ -340,12 +459,37 @@ def ridge_loss_and_grad(
 ) -> tuple[float, np.ndarray, float]:
     """Ridge objective and its gradient in **one pass over X**.
 
-    ``loss = sum(w * (X @ coef + intercept - y)**2) / sum(w) + alpha * ||coef||^2``;
-    returns ``(loss, d loss/d coef, d loss/d intercept)``. X may be C- or F-ordered (or
-    any strides), float32 or float64; the residual and ``X.T @ (w * r)`` are fused. Each
-    row's residual is computed in one fixed order and every sum (loss, gradient, weights)
-    is the exact sum of its per-row terms, correctly rounded once, so results are the
-    same bits for any thread count, memory layout and kernel ISA.
+    ``loss = sum(w * (X @ coef + intercept - y)**2) / sum(w) + alpha * ||coef||^2``.
+    The residual and ``X.T @ (w * r)`` are fused. Each row's residual is computed in one
+    fixed order and every sum (loss, gradient, weights) is the exact sum of its per-row
+    terms, correctly rounded once, so results are the same bits for any thread count,
+    memory layout and kernel ISA.
+
+    Parameters
+    ----------
+    X : array_like, shape (n_samples, n_features)
+        The design matrix: C- or F-ordered (or any strides), float32 or float64.
+    y : array_like, shape (n_samples,)
+        The targets.
+    coef : array_like, shape (n_features,)
+        The coefficients at which to evaluate.
+    alpha : float, default 0.0
+        The L2 penalty on ``coef`` (not on the intercept).
+    intercept : float, default 0.0
+        The intercept at which to evaluate.
+    sample_weight : array_like, shape (n_samples,), optional
+        Row weights.
+    num_threads : int, optional
+        Threads for this call (default: :func:`l2loss.get_num_threads`).
+
+    Returns
+    -------
+    loss : float
+        The ridge objective.
+    grad_coef : ndarray, shape (n_features,)
+        Its gradient with respect to ``coef``.
+    grad_intercept : float
+        Its derivative with respect to ``intercept``.
 
     Examples
     --------
@@ -354,6 +498,15 @@ def ridge_loss_and_grad(
     >>> loss, g, gb = l2loss.ridge_loss_and_grad(X, y, np.zeros(2))
     >>> loss, g
     (2.5, array([-1., -2.]))
+
+    Gradient descent converges to the least-squares fit:
+
+    >>> coef = np.zeros(2)
+    >>> for _ in range(100):
+    ...     loss, g, gb = l2loss.ridge_loss_and_grad(X, y, coef)
+    ...     coef -= 0.5 * g
+    >>> coef.round(6)
+    array([1., 2.])
     """
     threads = threads_arg(num_threads)
     Xa = _as_float_array(X, "X")

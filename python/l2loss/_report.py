@@ -154,19 +154,22 @@ def regression_report(
     return report_from_state(r, t.multioutput, t.dtype, exact_state)
 
 
-def report_from_state(r: Any, multioutput: Any, dtype: np.dtype, exact_state: Any = None) -> RegressionReport:
+def report_from_state(
+    r: Any, multioutput: Any, dtype: np.dtype, exact_state: Any = None, *, warn_r2_undefined: bool = True
+) -> RegressionReport:
     """Finalise an exact state (one-shot or streamed) into a report.
 
     ``multioutput`` must be validated already; ``dtype`` is sklearn's working dtype,
     which raw values keep. One code path for both uses is what makes a streamed report
     bitwise equal to the one-shot one. ``exact_state`` (an exact=True pass) supplies
-    mse and rmse when given.
+    mse and rmse when given. ``warn_r2_undefined=False``: a caller that wants another
+    metric than R^2 gets no warning about R^2 from a single row.
     """
     mse = r.mean(_ACC_SQ) if exact_state is None else exact_state.mean(_ACC_SQ)
     with np.errstate(invalid="ignore"):  # negative weights can make an MSE negative: its root is NaN
         rmse = np.sqrt(mse) if exact_state is None else exact_state.root_mean(_ACC_SQ)
     if r.n_rows < 2:
-        r2 = _warn_r2_undefined()
+        r2 = _warn_r2_undefined() if warn_r2_undefined else float("nan")
     else:
         num, den = r.r2_parts()
         r2 = assemble_fraction(num, den, multioutput, True, dtype)

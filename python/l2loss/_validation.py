@@ -483,6 +483,27 @@ class Targets:
             raise ValueError("Sample weights must contain at least one non-zero number.")
 
 
+def _untorch(x: Any, widen_bfloat16: bool = False) -> Any:
+    """A torch CPU tensor that requires grad or is bfloat16, as a NumPy view (no copy):
+    detached, and bfloat16 reinterpreted as ``ml_dtypes.bfloat16`` (read natively by the
+    kernels). ``widen_bfloat16`` (sample weights: the kernels read bfloat16 only as y
+    pairs): float32 instead, an exact copy. Anything else is returned as is (torch is
+    looked up only for its tensors)."""
+    if type(x).__module__.partition(".")[0] != "torch" or not hasattr(x, "detach") or x.device.type != "cpu":
+        return x
+    if str(x.dtype) == "torch.bfloat16":
+        if widen_bfloat16:
+            return x.detach().float().numpy()
+        try:
+            from ml_dtypes import bfloat16
+        except ImportError:  # pragma: no cover - ml_dtypes is a test dependency
+            return x.detach().float().numpy()  # exact widening, a copy
+        import torch
+
+        return x.detach().view(torch.int16).numpy().view(bfloat16)
+    return x.detach() if x.requires_grad else x
+
+
 def check_reg_targets(
     y_true: Any,
     y_pred: Any,
@@ -493,6 +514,7 @@ def check_reg_targets(
 ) -> Targets:
     """sklearn's ``_check_reg_targets_with_floating_dtype`` (``numeric=True``: max_error's
     ``dtype="numeric"`` variant), minus the eager NaN scan."""
+    y_true, y_pred, sample_weight = _untorch(y_true), _untorch(y_pred), _untorch(sample_weight, True)
     dtype = None if numeric else working_dtype(y_true, y_pred, sample_weight)
     check_consistent_length(y_true, y_pred, sample_weight)
     checked: list[_Checked] = []

@@ -2,7 +2,8 @@
 
 ``l2loss bench`` needs no input: it generates data, times l2loss against the pure-NumPy
 reference and every installed peer side by side, and checks that the answers agree.
-``l2loss eval Y_TRUE Y_PRED`` evaluates prediction files of any size in bounded memory.
+``l2loss eval`` evaluates prediction files of any size in bounded memory: two files
+(``Y_TRUE Y_PRED``) or one table whose columns are named (``TABLE --true y --pred yhat``).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import argparse
 import json
 import math
 import os
+import platform
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,21 +25,99 @@ import numpy as np
 
 from . import _config, _core
 from . import mean_squared_error as l2_mse
-from ._files import FileFormatError, evaluate_files
+from ._files import FileFormatError, evaluate_files, parse_columns
+from ._version import __version__
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
+
+# Upper bounds of the numeric options: far beyond any real use, far below an overflow.
+MAX_CLI_THREADS = 4096
+MAX_CHUNK_ROWS = 1 << 40
+MAX_BENCH_SIZE = 1 << 40
+MAX_REPEATS = 1_000_000
+MAX_SEED = 2**64 - 1
 
 
 class CliError(Exception):
     """A user-facing problem: printed as one line on stderr, exit status 2."""
 
 
+# ---- numeric options -----------------------------------------------------------------------
+
+
+def _integer_option(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type=``: an integer in [low, high], written ``12``, ``1_000`` or ``1e6``.
+
+    Anything else (``1e999``, ``nan``, ``1.5``, ``abc``, a value out of range) is an
+    ``ArgumentTypeError``, so argparse prints a usage error and exits with status 2.
+    """
+
+    def parse(text: str) -> int:
+        s = text.strip()
+        try:
+            value = int(s)
+        except ValueError:
+            try:
+                f = float(s)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+            if not math.isfinite(f) or f != math.floor(f):
+                raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+            value = int(f)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected an integer from {low:,} to {high:,}, got {text!r}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
 # ---- eval --------------------------------------------------------------------------------
+
+
+def _json_safe(value: Any) -> Any:
+    """JSON has no NaN or infinity: a non-finite number becomes ``null``."""
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def report_json(report: Any) -> str:
+    """The report as strict JSON (RFC 8259): undefined or non-finite values are ``null``.
+
+    Parameters
+    ----------
+    report : RegressionReport
+        What :func:`l2loss.evaluate_files` or :func:`l2loss.regression_report` returned.
+
+    Returns
+    -------
+    str
+        An indented JSON object with one key per field of the report.
+
+    Examples
+    --------
+    >>> import l2loss
+    >>> from l2loss.cli import report_json
+    >>> print(report_json(l2loss.regression_report([1.0, 2.0], [1.5, 2.5])))  # doctest: +ELLIPSIS
+    {
+      "mse": 0.25,
+      "rmse": 0.5,
+    ...
+      "n_samples": 2,
+      "weight_sum": 2.0
+    }
+    """
+    return json.dumps({k: _json_safe(v) for k, v in report.to_dict().items()}, indent=2, allow_nan=False)
 
 
 def _print_report(report: Any, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(report_json(report))
         return
     try:
         from rich.console import Console
@@ -52,15 +133,48 @@ def _print_report(report: Any, as_json: bool) -> None:
     Console().print(table)
 
 
+def _eval_inputs(args: argparse.Namespace) -> tuple[str, str | None, str | None, dict[str, str]]:
+    """(y_true path, y_pred path or None for one table, weights path, column names)."""
+    try:
+        cols = parse_columns(args.columns)
+    except ValueError as exc:
+        raise CliError(f"--columns: {exc}") from None
+    for key, value in (("true", args.true_col), ("pred", args.pred_col), ("weight", args.weight_col)):
+        if value is None:
+            continue
+        if key in cols and cols[key] != value:
+            raise CliError(f"--{key} {value!r} contradicts --columns {key}={cols[key]}")
+        cols[key] = value
+    if args.y_pred is None:
+        missing = [f"--{k} COLUMN" for k in ("true", "pred") if k not in cols]
+        if missing:
+            raise CliError(
+                f"one file given: name its columns with {' and '.join(missing)} "
+                "(or give two files: l2loss eval Y_TRUE Y_PRED)"
+            )
+    elif "weight" in cols and args.weights is None:
+        raise CliError("--weight names a column of the weights file: add --weights FILE")
+    return args.y_true, args.y_pred, args.weights, cols
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
+    """``l2loss eval``: evaluate files, print the report; returns the exit status."""
+    y_true, y_pred, weights, cols = _eval_inputs(args)
+    progress = False if args.no_progress else (True if args.progress else None)
     try:
         report = evaluate_files(
-            args.y_true, args.y_pred, weights_path=args.weights, columns=args.columns,
-            chunk_size=args.chunk_size, multioutput=args.multioutput, progress=not args.no_progress,
+            y_true,
+            y_pred,
+            weights_path=weights,
+            columns=cols or None,
+            chunk_size=args.chunk_size,
+            multioutput=args.multioutput,
+            progress=progress,
             num_threads=args.threads,
         )
-    except (FileFormatError, ValueError, TypeError, ZeroDivisionError) as exc:
-        raise CliError(str(exc).splitlines()[0]) from None
+    except (FileFormatError, ValueError, TypeError, ZeroDivisionError, OSError, MemoryError) as exc:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CliError(text) from None
     _print_report(report, args.json)
     return 0
 
@@ -81,8 +195,12 @@ def _peers(y_true: np.ndarray, y_pred: np.ndarray, threads: int) -> list[tuple[s
     try:
         import numexpr as ne
 
-        peers.append(("numexpr sum((a-b)**2)/n", lambda: float(ne.evaluate("sum((a - b) ** 2)",
-                                                                            local_dict={"a": y_true, "b": y_pred})) / n))
+        peers.append(
+            (
+                "numexpr sum((a-b)**2)/n",
+                lambda: float(ne.evaluate("sum((a - b) ** 2)", local_dict={"a": y_true, "b": y_pred})) / n,
+            )
+        )
     except ImportError:
         pass
     try:
@@ -122,22 +240,125 @@ def run_full_suite(suite: Path, suite_args: Sequence[str]) -> int:
     return subprocess.call([sys.executable, str(script), *suite_args])
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity), or the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def machine_description() -> str:
+    """The CPU model and core count, e.g. ``Intel(R) Xeon(R) Processor, 2 cores``."""
+    model = platform.processor() or platform.machine() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model}, {usable_cores()} cores"
+
+
+def busy_machine_warnings(load_average: float | None, cores: int, threads: int) -> list[str]:
+    """Reasons the timings of ``l2loss bench`` will not be representative (empty if none).
+
+    Parameters
+    ----------
+    load_average : float or None
+        The 1-minute load average before the benchmark starts (None where unknown).
+    cores : int
+        Cores this process may use.
+    threads : int
+        Threads the benchmark runs l2loss with.
+
+    Returns
+    -------
+    list of str
+        One sentence per problem: threads oversubscribed, machine busy.
+
+    Examples
+    --------
+    >>> from l2loss.cli import busy_machine_warnings
+    >>> busy_machine_warnings(0.1, 2, 2)
+    []
+    >>> busy_machine_warnings(2.0, 2, 4)  # doctest: +NORMALIZE_WHITESPACE
+    ['4 threads on 2 cores: the threads are oversubscribed and wait for each other;
+      timings will be slow and noisy (use --threads 2 or fewer)',
+     'the machine is busy (load average 2.0 on 2 cores): other processes compete for the cores,
+      so timings can be many times slower than on a quiet machine']
+    """
+    out = []
+    if threads > cores:
+        out.append(
+            f"{threads} threads on {cores} cores: the threads are oversubscribed and wait for each other; "
+            f"timings will be slow and noisy (use --threads {cores} or fewer)"
+        )
+    if load_average is not None and load_average >= 0.5 * cores:
+        out.append(
+            f"the machine is busy (load average {load_average:.1f} on {cores} cores): other processes "
+            "compete for the cores, so timings can be many times slower than on a quiet machine"
+        )
+    return out
+
+
+def _load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def _warn(message: str) -> None:
+    print(f"l2loss: warning: {message}", file=sys.stderr)
+
+
+def _check_memory(nbytes: int) -> None:
+    """Refuse a --size whose arrays (plus NumPy's temporaries) cannot fit in free memory."""
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return
+    need = 2 * nbytes  # the inputs, and NumPy's two full-size temporaries
+    if need > available:
+        raise CliError(f"--size needs about {need / 1e9:.1f} GB of memory, {available / 1e9:.1f} GB is free")
+
+
+PROBE = "bandwidth probe (naive read)"
+PROBE_NOTE = (
+    "bandwidth probe: a plain, non-exact sum over both arrays with the same threads, compiled to "
+    "read memory as fast as this machine can: the yardstick for memory speed, not a usable metric"
+)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    """``l2loss bench``: time the candidates on generated data; returns the exit status."""
     if args.full:
         return run_full_suite(args.suite, args.suite_args)
     if args.suite_args:
-        raise CliError(f"unexpected arguments {' '.join(args.suite_args)!r} (they go to the suite: use --full)")
+        raise CliError(
+            f"unexpected arguments {' '.join(args.suite_args)!r} (they go to the suite: use --full)"
+        )
     n, dtype = args.size, np.dtype(args.dtype)
-    rng = np.random.default_rng(args.seed)
-    y_true = rng.standard_normal(n).astype(dtype)
-    y_pred = (y_true + rng.standard_normal(n).astype(dtype) * dtype.type(0.1)).astype(dtype)
-    nbytes = y_true.nbytes + y_pred.nbytes
     threads = args.threads or _config.get_num_threads()
+    cores = usable_cores()
+    for message in busy_machine_warnings(_load_average(), cores, threads):
+        _warn(message)
+    _check_memory(2 * n * dtype.itemsize)
+    try:
+        rng = np.random.default_rng(args.seed)
+        y_true = rng.standard_normal(n).astype(dtype)
+        y_pred = (y_true + rng.standard_normal(n).astype(dtype) * dtype.type(0.1)).astype(dtype)
+    except MemoryError:
+        raise CliError(f"not enough memory for --size {n}") from None
+    nbytes = y_true.nbytes + y_pred.nbytes
     candidates: list[tuple[str, Callable[[], Any]]] = [
         ("l2loss.mean_squared_error", lambda: l2_mse(y_true, y_pred, num_threads=threads)),
         ("numpy np.mean((y-p)**2)", lambda: float(np.mean((y_true - y_pred) ** 2))),
         *_peers(y_true, y_pred, threads),
-        ("bandwidth probe (naive read)", lambda: _core._bandwidth_probe(y_true, y_pred, threads) / n),
+        (PROBE, lambda: _core._bandwidth_probe(y_true, y_pred, threads) / n),
     ]
     # The answers must agree before any time counts.
     exact = l2_mse(y_true, y_pred)
@@ -152,18 +373,36 @@ def cmd_bench(args: argparse.Namespace) -> int:
             times[name].append(time.perf_counter() - t0)
     med = {name: sorted(v)[len(v) // 2] for name, v in times.items()}
     cfg = _config.config()
-    print(f"l2loss {cfg['version']} bench: n={n:,} {dtype.name}, ISA {cfg['isa']}, OpenMP "
-          f"{'on' if cfg['openmp'] else 'off'}, {threads} thread(s), median of {args.repeats} interleaved repeats")
+    machine = machine_description()
+    print(
+        f"l2loss {cfg['version']} bench: n={n:,} {dtype.name}, ISA {cfg['isa']}, OpenMP "
+        f"{'on' if cfg['openmp'] else 'off'}, {threads} thread(s), "
+        f"median of {args.repeats} interleaved repeats"
+    )
+    print(f"  machine: {machine}")
     print(f"  MSE = {exact!r} (correctly rounded)")
     base = med["numpy np.mean((y-p)**2)"]
-    probe = med["bandwidth probe (naive read)"]
+    probe = med[PROBE]
     print(f"  {'candidate':<30}{'time':>11}{'GB/s':>8}{'vs NumPy':>10}{'of probe':>10}{'rel. err':>10}")
     for name, _ in candidates:
         t = med[name]
         err = abs(values[name] - exact) / exact if exact else 0.0
-        print(f"  {name:<30}{t * 1e3:>9.3f}ms{nbytes / t / 1e9:>8.2f}{base / t:>9.1f}x{probe / t:>9.2f}x{err:>10.1e}")
+        print(
+            f"  {name:<30}{t * 1e3:>9.3f}ms{nbytes / t / 1e9:>8.2f}"
+            f"{base / t:>9.1f}x{probe / t:>9.2f}x{err:>10.1e}"
+        )
+    print(f"  ({PROBE_NOTE}; 'of probe' = probe time / candidate time, 1.0 = memory speed)")
+    spread = max(times["l2loss.mean_squared_error"]) / max(min(times["l2loss.mean_squared_error"]), 1e-12)
+    if args.repeats >= 3 and spread > 3.0:
+        _warn(
+            f"l2loss's repeats varied {spread:.0f}x between fastest and slowest: the machine was busy, "
+            "so these timings are not representative; rerun on a quiet machine"
+        )
     if args.plot:
-        _plot(med, nbytes, args.plot, f"MSE, n={n:,} {dtype.name}")
+        labels = chart_labels(
+            med, nbytes, n=n, dtype=dtype.name, threads=threads, machine=machine, repeats=args.repeats
+        )
+        _plot(labels, args.plot)
         print(f"  chart written to {args.plot}")
     if disagree:
         print(f"l2loss: error: answers disagree beyond {tol:g}: {', '.join(disagree)}", file=sys.stderr)
@@ -171,7 +410,47 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plot(med: dict[str, float], nbytes: int, path: str, title: str) -> None:
+def chart_labels(
+    med: dict[str, float], nbytes: int, *, n: int, dtype: str, threads: int, machine: str, repeats: int
+) -> dict[str, Any]:
+    """What the ``bench --plot`` chart shows: bars, their value labels, title and footnote.
+
+    Parameters
+    ----------
+    med : dict of str to float
+        Median seconds per call of each candidate.
+    nbytes : int
+        Bytes one call reads (both arrays).
+    n, dtype, threads, machine, repeats
+        The run's size, dtype name, thread count, machine description and repeat count.
+
+    Returns
+    -------
+    dict
+        ``names`` and ``gbs`` (bar names and GB/s), ``values`` (one label per bar: GB/s and
+        time), ``title``, ``xlabel`` and ``note`` (what the bandwidth probe is).
+
+    Examples
+    --------
+    >>> from l2loss.cli import chart_labels
+    >>> c = chart_labels({"l2loss.mean_squared_error": 0.001}, 16_000_000, n=1_000_000, dtype="float64",
+    ...                  threads=2, machine="Example CPU, 2 cores", repeats=7)
+    >>> c["values"], c["title"]
+    (['16.0 GB/s, 1.000 ms'], 'MSE of 1,000,000 float64 pairs, 2 threads, Example CPU, 2 cores')
+    """
+    names = list(med)
+    gbs = [nbytes / med[k] / 1e9 for k in names]
+    return {
+        "names": names,
+        "gbs": gbs,
+        "values": [f"{g:.1f} GB/s, {med[k] * 1e3:.3f} ms" for g, k in zip(gbs, names)],
+        "title": f"MSE of {n:,} {dtype} pairs, {threads} thread{'s' if threads != 1 else ''}, {machine}",
+        "xlabel": f"GB/s read (higher is better; median of {repeats} interleaved repeats)",
+        "note": PROBE_NOTE,
+    }
+
+
+def _plot(labels: dict[str, Any], path: str) -> None:
     try:
         import matplotlib
 
@@ -179,13 +458,15 @@ def _plot(med: dict[str, float], nbytes: int, path: str, title: str) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise CliError("--plot needs matplotlib (pip install matplotlib)") from None
-    names = list(med)
-    gbs = [nbytes / med[k] / 1e9 for k in names]
-    fig, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * len(names)))
-    ax.barh(names[::-1], gbs[::-1], color=["#1f77b4" if k.startswith("l2loss") else "#999999" for k in names[::-1]])
-    ax.set_xlabel("GB/s (higher is better)")
-    ax.set_title(title)
-    fig.tight_layout()
+    names, gbs = labels["names"][::-1], labels["gbs"][::-1]
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.45 * len(names)))
+    bars = ax.barh(names, gbs, color=["#1f77b4" if k.startswith("l2loss") else "#999999" for k in names])
+    ax.bar_label(bars, labels=labels["values"][::-1], padding=3, fontsize=8)
+    ax.set_xlim(0, max(gbs) * 1.35)
+    ax.set_xlabel(labels["xlabel"])
+    ax.set_title(labels["title"], fontsize=10)
+    fig.text(0.01, 0.01, labels["note"], fontsize=7, wrap=True)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -194,6 +475,7 @@ def _plot(med: dict[str, float], nbytes: int, path: str, title: str) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    """``l2loss info``: version, ISA path, OpenMP and threads; returns the exit status."""
     if args.json:
         print(json.dumps(_config.config(), indent=2))
     else:
@@ -201,68 +483,236 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(float(text)) if "e" in text.lower() else int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+# ---- parser --------------------------------------------------------------------------------
+
+_TOP_DESCRIPTION = """\
+l2loss: exact, reproducible squared-error metrics (MSE, RMSE, MAE, R2, ...) from the command line.
+"""
+
+_TOP_EPILOG = """\
+examples:
+  l2loss bench
+  l2loss eval y_true.npy y_pred.npy
+  l2loss eval table.parquet --true y --pred yhat --json
+  l2loss info
+
+'l2loss COMMAND --help' describes each command.
+"""
+
+_EVAL_DESCRIPTION = """\
+Evaluate predictions stored in files, in bounded memory (chunks of --chunk-size rows), and
+print MSE, RMSE, MAE, R2, explained variance, max error and the mean error (bias).
+The results have exactly the bits of l2loss.regression_report on the whole arrays.
+
+Two forms:
+  l2loss eval TABLE --true COLUMN --pred COLUMN [--weight COLUMN]
+      one table file holding the targets, the predictions and optionally the weights
+  l2loss eval Y_TRUE Y_PRED [--weights FILE] [--true COLUMN] [--pred COLUMN] [--weight COLUMN]
+      one file per operand; columns are needed only for files with several columns
+
+Formats (by file extension):
+  .npy                  NumPy array, 1-D or 2-D (n, outputs), memory-mapped
+  .npz                  NumPy archive: name the arrays with --true/--pred/--weight
+  .parquet, .pq         Parquet (needs pyarrow)
+  .arrow, .feather, .ipc  Arrow IPC file or stream (needs pyarrow)
+  .csv, .tsv            comma/tab separated, with a header row when columns are named
+  .txt                  whitespace separated numbers
+"""
+
+_EVAL_EPILOG = """\
+examples:
+  l2loss eval y_true.npy y_pred.npy
+  l2loss eval table.parquet --true y --pred yhat --weight w
+  l2loss eval scores.csv --true target --pred prediction --json > report.json
+  l2loss eval arrays.npz --true y --pred p --multioutput raw_values
+  l2loss eval truth.csv preds.csv --true y --pred yhat --weights w.npy
+
+--json prints strict JSON: an undefined value (such as R2 of fewer than two samples) is null.
+Exit status: 0 on success, 2 on a usage error or an unreadable file.
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="l2loss", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    """The ``l2loss`` argument parser (``bench``, ``eval``, ``info``, ``--version``).
 
-    p = sub.add_parser("bench", help="built-in benchmark on generated data (the main demo)")
-    p.add_argument("--size", "-n", type=_positive_int, default=10_000_000, help="elements (default 1e7)")
+    Returns
+    -------
+    argparse.ArgumentParser
+        Parses a command line into a namespace whose ``func`` runs the command.
+
+    Examples
+    --------
+    >>> from l2loss.cli import build_parser
+    >>> args = build_parser().parse_args(["eval", "table.parquet", "--true", "y", "--pred", "yhat"])
+    >>> args.y_true, args.y_pred, args.true_col, args.pred_col
+    ('table.parquet', None, 'y', 'yhat')
+    """
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="l2loss", description=_TOP_DESCRIPTION, epilog=_TOP_EPILOG, formatter_class=raw
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"l2loss {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    count = _integer_option
+
+    p = sub.add_parser(
+        "bench",
+        help="built-in benchmark on generated data (the main demo)",
+        description="Time l2loss.mean_squared_error against NumPy, sklearn and every installed "
+        "peer on generated data, side by side, after checking that their answers agree.",
+        formatter_class=raw,
+    )
+    p.add_argument(
+        "--size",
+        "-n",
+        type=count(1, MAX_BENCH_SIZE),
+        default=10_000_000,
+        help="elements per array (default 1e7)",
+    )
     p.add_argument("--dtype", default="float64", choices=["float32", "float64"])
-    p.add_argument("--repeats", type=_positive_int, default=7)
-    p.add_argument("--threads", type=_positive_int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--repeats", type=count(1, MAX_REPEATS), default=7, help="interleaved timing rounds (default 7)"
+    )
+    p.add_argument(
+        "--threads",
+        type=count(1, MAX_CLI_THREADS),
+        default=None,
+        help="threads for l2loss and the probe (default: l2loss.get_num_threads())",
+    )
+    p.add_argument("--seed", type=count(0, MAX_SEED), default=0, help="random seed of the generated data")
     p.add_argument("--plot", metavar="PNG", help="write a bar chart (needs matplotlib)")
     p.add_argument(
-        "--full", action="store_true",
+        "--full",
+        action="store_true",
         help="run the whole benchmark suite instead (benchmarks/run.py of a source checkout, with the "
         "'bench' extra installed); arguments after -- go to it, e.g. l2loss bench --full -- --quick --plot",
     )
-    p.add_argument("--suite", metavar="DIR", type=Path, default=Path("benchmarks"),
-                   help="the checkout's benchmarks/ folder for --full (default: ./benchmarks)")
+    p.add_argument(
+        "--suite",
+        metavar="DIR",
+        type=Path,
+        default=Path("benchmarks"),
+        help="the checkout's benchmarks/ folder for --full (default: ./benchmarks)",
+    )
     p.add_argument("suite_args", nargs="*", metavar="-- SUITE_ARGS", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("eval", help="evaluate prediction files (any size, bounded memory)")
-    p.add_argument("y_true")
-    p.add_argument("y_pred")
-    p.add_argument("--weights", help="sample weights file")
-    p.add_argument("--columns", help="true=NAME,pred=NAME[,weight=NAME] for tables and .npz archives")
+    p = sub.add_parser(
+        "eval",
+        help="evaluate prediction files (any size, bounded memory)",
+        description=_EVAL_DESCRIPTION,
+        epilog=_EVAL_EPILOG,
+        formatter_class=raw,
+        usage="l2loss eval TABLE --true COLUMN --pred COLUMN [--weight COLUMN] [options]\n"
+        "       l2loss eval Y_TRUE Y_PRED [--weights FILE] [options]",
+    )
+    p.add_argument("y_true", metavar="TABLE|Y_TRUE", help="the table, or the file of true values")
+    p.add_argument(
+        "y_pred",
+        metavar="Y_PRED",
+        nargs="?",
+        default=None,
+        help="the file of predictions (omit it when TABLE holds them)",
+    )
+    p.add_argument(
+        "--true", dest="true_col", metavar="COLUMN", help="column (or .npz array) of the true values"
+    )
+    p.add_argument(
+        "--pred", dest="pred_col", metavar="COLUMN", help="column (or .npz array) of the predictions"
+    )
+    p.add_argument(
+        "--weight", dest="weight_col", metavar="COLUMN", help="column (or .npz array) of sample weights"
+    )
+    p.add_argument(
+        "--weights", metavar="FILE", help="sample weights file (default: TABLE when --weight is given)"
+    )
+    p.add_argument(
+        "--columns", help="the older spelling of the column names: true=NAME,pred=NAME[,weight=NAME]"
+    )
     p.add_argument("--multioutput", default="uniform_average", choices=["raw_values", "uniform_average"])
-    p.add_argument("--chunk-size", type=_positive_int, default=1 << 20, help="rows per chunk")
-    p.add_argument("--threads", type=_positive_int, default=None)
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    p.add_argument(
+        "--chunk-size",
+        type=count(1, MAX_CHUNK_ROWS),
+        default=1 << 20,
+        help="rows per chunk (default 1048576); memory use is a few chunks",
+    )
+    p.add_argument("--threads", type=count(1, MAX_CLI_THREADS), default=None, help="threads (default: all)")
+    p.add_argument("--json", action="store_true", help="print strict JSON instead of a table")
+    bar = p.add_mutually_exclusive_group()
+    bar.add_argument(
+        "--progress",
+        action="store_true",
+        help="show a progress bar on a terminal even for small inputs (default: inputs >= 64 MB)",
+    )
+    bar.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("info", help="show version, ISA path, OpenMP and threads")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser(
+        "info",
+        help="show version, ISA path, OpenMP and threads",
+        description="Show the version, the kernel (ISA) path in use and those available, "
+        "OpenMP and the default thread count.",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_info)
     return parser
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Warnings as one line, ``l2loss: warning: ...``, never the source line that raised them."""
+    text = " ".join(str(message).split())
+    print(f"l2loss: warning: {text}", file=sys.stderr if file is None else file)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``l2loss`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 1 when ``bench``'s answers disagree, 2 on a usage
+        error or an unreadable file (one ``l2loss: error:`` line on stderr), 130 when
+        interrupted. ``--help`` and ``--version`` exit through ``SystemExit(0)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from l2loss.cli import main
+    >>> np.savez("table.npz", y=[1.0, 2.0, 3.0], yhat=[1.0, 2.0, 5.0])
+    >>> main(["eval", "table.npz", "--true", "y", "--pred", "yhat", "--json"])  # doctest: +ELLIPSIS
+    {
+      "mse": 1.3333333333333333,
+    ...
+    0
+    """
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except CliError as exc:
-        print(f"l2loss: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("l2loss: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # e.g. `l2loss info | head -1`
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    with warnings.catch_warnings():
+        if not sys.warnoptions:  # python -W ... or PYTHONWARNINGS keep their meaning
+            warnings.simplefilter("default", UserWarning)
+        warnings.showwarning = _show_warning
+        try:
+            return int(args.func(args))
+        except CliError as exc:
+            print(f"l2loss: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("l2loss: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # e.g. `l2loss info | head -1`
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
 
 
 if __name__ == "__main__":

@@ -120,5 +120,8 @@ int default_num_threads();
 int set_default_num_threads(int n);  // returns the previous value
 bool have_openmp();
 int max_hardware_threads();
+// The most threads one call starts, whatever it asks for: a small multiple of the
+// hardware threads (cpp/src/parallel.hpp says why).
+int max_threads_per_call();
 
 }  // namespace l2loss

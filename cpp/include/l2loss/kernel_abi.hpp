@@ -1,8 +1,11 @@
 // The contract between the threading driver (engine.cpp) and the ISA kernels.
 //
-// Plain structs and function-pointer types only: this header is included by files
-// compiled with -mavx2 / -mavx512f, which must not pull in inline code shared with the
-// baseline build (STYLE.md rule 2, numpy#25274).
+// Plain structs, enums and function-pointer types, plus two small helpers on the state
+// (reset_state, claim_accumulators). This header is included by files compiled with
+// -mavx2 / -mavx512f, which must not share an inline function with the baseline build:
+// the linker keeps one copy of an inline function for every caller, and an AVX copy
+// would crash the baseline callers on an older CPU (STYLE.md rule 2, numpy#25274). So
+// the helpers have internal linkage (an unnamed namespace): every file its own copy.
 #pragma once
 
 #include <cstddef>
@@ -40,6 +43,17 @@ enum SumBits : uint32_t {
   // exact=True: the exact squares of the exact differences, sum w*(y_pred - y_true)^2
   // with no rounding anywhere (TwoSum + FMA TwoProduct terms). Alone in its pass.
   kSumSqExact = 1u << 7,
+};
+
+// Kernel profiles: the sum sets that have a kernel of their own. Any other set runs the
+// kProfAll kernel (a superset). Exported to Python by name (bindings.cpp), so a caller
+// cannot assemble a set that silently misses its fast kernel.
+enum KernelProfile : uint32_t {
+  kProfSq = kSumSq,                                                                 // MSE, RMSE, MSLE
+  kProfAbs = kSumAbs,                                                               // MAE
+  kProfMax = kMaxAbs,                                                               // max_error
+  kProfR2 = kSumSq | kSumY | kSumY2,                                                // r2_score
+  kProfAll = kSumSq | kSumSqLo | kSumAbs | kSumDiff | kSumY | kSumY2 | kMaxAbs,     // the report, EV
 };
 
 // Accumulators. An exact product or square splits into terms of different orders of
@@ -91,6 +105,8 @@ struct ColumnState {
 // A state is initialised lazily: reset() clears the header, and each kernel claims the
 // accumulators it adds to, zero-filling those not claimed before. Most passes use 1-3 of
 // the 17 accumulators, and clearing all of them (~10 KB) was a fifth of a small call.
+namespace {  // NOLINT(google-build-namespaces): internal linkage on purpose (see the top)
+
 inline void reset_state(ColumnState& st) {
   st.max_abs = 0.0;
   st.nonfinite = 0;
@@ -108,6 +124,8 @@ inline void claim_accumulators(ColumnState& st, uint32_t mask) {
   }
   st.used |= mask;
 }
+
+}  // namespace
 
 // One kernel call: rows [0, count) of one column. Strides are in bytes, may be negative.
 struct ColumnTask {

@@ -42,7 +42,5 @@ void sacc_normalize(Superaccumulator& acc);
 // into += from, exactly. Throws std::invalid_argument when the top digit of the sum would
 // reach 2^62 in magnitude (only crafted states get there), leaving `into` unspecified.
 void sacc_merge(Superaccumulator& into, const Superaccumulator& from);
-// True when the exact value is zero.
-bool sacc_is_zero(const Superaccumulator& acc);
 
 }  // namespace l2loss

@@ -6,7 +6,7 @@
 // remainder underflows (bits below 2^-1074: |y| below ~1e-146, or tiny weights), and
 // both can only happen when y or w is tiny (nonzero, below 2^-300) or a term is not
 // finite. The engine therefore checks, while the data of each row block is still in
-// cache, whether a float64 target or weight is tiny (has_tiny_float64_<isa>); non-finite
+// cache, whether a float64 target or weight is tiny (<isa>::has_tiny_float64); non-finite
 // terms are reported by the fast pass anyway. Only then does it rerun the two sums
 // (target_moments_rows): rows that need it get terms computed exactly as integers
 // (53 x 53 x 53-bit products), every other row gets exactly the fast kernels' terms.
