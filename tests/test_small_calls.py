@@ -170,10 +170,10 @@ def test_thread_counts_beyond_a_c_int_are_refused_by_name() -> None:
     assert bits(l2loss.mean_squared_error(y, p, num_threads=2**31 - 1)) == want
     for t in (2**31, 2**40):
         for call in (
-            lambda: l2loss.mean_squared_error(y, p, num_threads=t),
-            lambda: general("mean_squared_error", y, p, num_threads=t),
-            lambda: l2loss.mse_value_and_grad(y, p, num_threads=t),
-            lambda: l2loss.r2_score(y, p, num_threads=t),
+            lambda t=t: l2loss.mean_squared_error(y, p, num_threads=t),
+            lambda t=t: general("mean_squared_error", y, p, num_threads=t),
+            lambda t=t: l2loss.mse_value_and_grad(y, p, num_threads=t),
+            lambda t=t: l2loss.r2_score(y, p, num_threads=t),
         ):
             with pytest.raises(ValueError, match="num_threads must be at most"):
                 call()
