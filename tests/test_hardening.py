@@ -175,6 +175,26 @@ def products_ok(xs, ws) -> bool:
     return True
 
 
+def log1p_diff(y: float, p: float) -> float:
+    """The engine's MSLE difference (log1p_pair in cpp/src/kernel_body.inc), replayed in
+    Python floats: log((1 + p) / (1 + y)) with the ratio in double-double; the FMA is a
+    correctly rounded Fraction, math.log1p/math.log are the same libm calls."""
+    a = 1.0 + p
+    ae = (1.0 - (a - p)) + (p - (a - (a - p)))
+    b = 1.0 + y
+    be = (1.0 - (b - y)) + (y - (b - (b - y)))
+    q = a / b if b > 0.0 and math.isfinite(a) else math.nan
+    if not (2.0**-1000 < q < 2.0**1000):
+        return math.log1p(p) - math.log1p(y)
+    q_lo = (float(Fraction(a) - Fraction(q) * Fraction(b)) + ae - q * be) / b
+    if 0.5 <= q <= 2.0:
+        r = q - 1.0
+        s = r + q_lo
+        e = (r - (s - (s - r))) + (q_lo - (s - r))
+        return math.log1p(s) + e / (1.0 + s)
+    return math.log(q) + q_lo / q
+
+
 class Data:
     """Validated inputs as float64 columns (the values sklearn's conversions produce)."""
 
@@ -190,9 +210,9 @@ class Data:
 
     def diffs(self, c: int, log: bool = False) -> tuple[list[float], list[float], list[float]]:
         y, p = self.yt[c], self.yp[c]
-        if log:
-            y = [math.log1p(v) for v in y]
-            p = [math.log1p(v) for v in p]
+        if log:  # MSLE: the engine forms log1p(p) - log1p(y) itself (see log1p_diff)
+            d = [log1p_diff(yi, pi) for yi, pi in zip(y, p)]
+            return [0.0] * len(d), d, d
         return y, p, [pi - yi for yi, pi in zip(y, p)]
 
     def sq_terms(self, c: int, log: bool = False) -> list[float]:
@@ -1479,7 +1499,7 @@ def _expected_constant(name: str, y: float, p: float, w: float | None = None) ->
     if name == "max_error":
         return abs(d)
     if name in ("mean_squared_log_error", "root_mean_squared_log_error"):
-        t = (math.log1p(p) - math.log1p(y)) ** 2
+        t = log1p_diff(y, p) ** 2
         return t if name == "mean_squared_log_error" else math.sqrt(t)
     if name == "r2_score":
         return 0.0 if d != 0 else 1.0  # constant target: denominator exactly 0

@@ -22,18 +22,18 @@ there; ``max_error`` on lists containing ``None`` is handled explicitly below.
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from collections.abc import Callable
 from typing import Any
 
+import l2loss
 import numpy as np
 import pandas as pd
 import pytest
 import sklearn.metrics as skm
 from sklearn.utils._param_validation import InvalidParameterError as SkInvalidParameterError
-
-import l2loss
 
 NAN, INF = np.nan, np.inf
 
@@ -789,20 +789,20 @@ RMSE_QUIRKS = [
 
 @pytest.mark.parametrize(("args", "kwargs"), RMSE_QUIRKS)
 def test_rmse_custom_weight_quirks(args, kwargs):
-    """sklearn's root_mean_squared_error skips multioutput validation (it averages the
+    """sklearn 1.9's root_mean_squared_error skips multioutput validation (it averages the
     raw_values of mean_squared_error with np.average), so it accepts weights its own
-    mean_squared_error rejects. Intended difference: l2loss validates RMSE's multioutput
-    exactly like MSE's. So: where sklearn's MSE raises, l2loss's RMSE raises the same;
-    elsewhere l2loss's RMSE equals sklearn's."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        expected = _raise_of(lambda: skm.mean_squared_error(*args, **kwargs))
-    if expected is None:
-        assert_same_outcome("root_mean_squared_error", *args, **kwargs)
-        return
-    got = _raise_of(lambda: l2loss.root_mean_squared_error(*args, **kwargs))
-    assert got is not None, "l2loss RMSE accepted multioutput weights that MSE rejects"
-    assert (type(got), str(got)) == (type(expected), str(expected))
+    mean_squared_error rejects ([1.0] for one output), fails with numpy's TypeError on a
+    wrong length and returns nan for NaN weights. A drop-in does the same (issue #15.2;
+    this test used to assert the opposite, MSE's validation, which the issue reverses)."""
+    assert_same_outcome("root_mean_squared_error", *args, **kwargs)
+
+
+def test_rmse_one_output_weight_is_sklearns_value():
+    got = l2loss.root_mean_squared_error([3.0, 1.0], [2.0, 1.0], multioutput=[1.0])
+    assert got == 0.7071067811865476 == skm.root_mean_squared_error([3.0, 1.0], [2.0, 1.0], multioutput=[1.0])
+    with pytest.raises(TypeError, match="Axis must be specified"):
+        l2loss.root_mean_squared_error(Y2T, Y2P, multioutput=[1, 2, 3])
+    assert math.isnan(l2loss.root_mean_squared_error(Y2T, Y2P, multioutput=[NAN, 1]))
 
 
 @pytest.mark.parametrize("name", WEIGHTED)

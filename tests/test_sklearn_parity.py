@@ -34,12 +34,11 @@ import zlib
 from fractions import Fraction
 from typing import Any
 
+import l2loss
 import numpy as np
 import pandas as pd
 import pytest
 import sklearn.metrics as skm
-
-import l2loss
 
 # --------------------------------------------------------------------------------------------
 # constants and helpers

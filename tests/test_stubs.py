@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-
 # pybind11 classes have their own metaclass, which a .pyi cannot express.
 ALLOWLIST = Path(__file__).with_name("stubtest_allowlist.txt")
 

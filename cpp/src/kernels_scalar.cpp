@@ -135,10 +135,7 @@ void careful_t(const ColumnTask& t, const KernelConfig& cfg, CarefulState& st) {
       flags |= classify(w, kWeightNaN, kWeightInf);
     }
     flags |= classify(y, kYTrueNaN, kYTrueInf) | classify(p, kYPredNaN, kYPredInf);
-    if (cfg.log1p) {
-      y = __builtin_log1p(y);
-      p = __builtin_log1p(p);
-    }
+    if (cfg.log1p) log1p_pair(y, p, (sums & (kSumY | kSumY2)) != 0);  // the fast kernels' terms
     auto add = [&](int k, double x) {
       if (__builtin_isfinite(x)) {
         sacc_add(st.acc[k], x);

@@ -6,9 +6,12 @@ sums that are exact and bitwise identical whatever the thread count or ISA.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._config import config, get_num_threads, set_num_threads, show_config
+from ._files import FileFormatError, evaluate_files
+from ._losses import l2_penalty, mse_grad, mse_loss, mse_value_and_grad, per_sample_mse, ridge_loss_and_grad
 from ._metrics import (
-    UndefinedMetricWarning,
     explained_variance_score,
     max_error,
     mean_absolute_error,
@@ -18,11 +21,12 @@ from ._metrics import (
     root_mean_squared_error,
     root_mean_squared_log_error,
 )
-from ._files import FileFormatError, evaluate_files
-from ._losses import l2_penalty, mse_grad, mse_loss, mse_value_and_grad, per_sample_mse, ridge_loss_and_grad
 from ._report import RegressionReport, regression_report
 from ._stream import RegressionAccumulator
-from ._validation import InvalidParameterError
+
+if TYPE_CHECKING:
+    from ._metrics import UndefinedMetricWarning
+    from ._validation import InvalidParameterError
 
 from ._version import __version__ as __version__
 
@@ -53,3 +57,22 @@ __all__ = [
     "set_num_threads",
     "show_config",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The warning and error classes are resolved on access: once scikit-learn is loaded
+    # they are subclasses of sklearn's classes as well (see _validation.sklearn_compatible).
+    if name == "UndefinedMetricWarning":
+        from ._metrics import UndefinedMetricWarning
+        from ._validation import sklearn_compatible
+
+        return sklearn_compatible(UndefinedMetricWarning)
+    if name == "InvalidParameterError":
+        from ._validation import InvalidParameterError, sklearn_compatible
+
+        return sklearn_compatible(InvalidParameterError)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -5,33 +5,73 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import numpy as np
+
 from . import _core
-from ._validation import MAX_THREADS
+from ._validation import check_num_threads
 
 __all__ = ["config", "show_config", "get_num_threads", "set_num_threads"]
 
 
 def get_num_threads() -> int:
-    """Threads a call uses when it does not pass ``num_threads``."""
+    """Threads a call uses when it does not pass ``num_threads``.
+
+    Returns
+    -------
+    n : int
+        The global default (initially the OpenMP default, 1 without OpenMP).
+
+    Examples
+    --------
+    >>> import l2loss
+    >>> l2loss.get_num_threads() >= 1
+    True
+    """
     return int(_core.get_num_threads())
 
 
-def set_num_threads(n: int) -> int:
+def set_num_threads(n: int | np.integer[Any]) -> int:
     """Set the default thread count for later calls; returns the previous value.
 
+    Results never depend on the thread count (the sums are exact).
+
+    Parameters
+    ----------
+    n : int
+        Any integer (Python or NumPy) from 1 to 2**31 - 1; ``bool`` and non-integral
+        numbers raise ValueError, as ``num_threads=`` does in every function.
+
+    Returns
+    -------
+    previous : int
+        The setting before this call, so that callers can restore it.
+
+    Examples
+    --------
     >>> import l2loss
     >>> previous = l2loss.set_num_threads(1)
+    >>> l2loss.get_num_threads()
+    1
     >>> _ = l2loss.set_num_threads(previous)
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if n > MAX_THREADS:
-        raise ValueError(f"n must be at most 2**31 - 1, got {n!r}")
-    return int(_core.set_num_threads(n))
+    return int(_core.set_num_threads(check_num_threads(n, "n", allow_none=False)))
 
 
 def config() -> dict[str, Any]:
-    """The active configuration as a dict."""
+    """The active configuration as a dict.
+
+    Returns
+    -------
+    config : dict
+        ``version``, ``isa`` (the kernel path in use), ``isa_best``, ``isas_supported``,
+        ``isas_compiled``, ``openmp``, ``num_threads`` and ``hardware_threads``.
+
+    Examples
+    --------
+    >>> import l2loss
+    >>> sorted(l2loss.config())[:3]
+    ['hardware_threads', 'isa', 'isa_best']
+    """
     from . import __version__
 
     return {
@@ -47,12 +87,28 @@ def config() -> dict[str, Any]:
 
 
 def show_config(file: Any = None) -> None:
-    """Print version, ISA path in use, ISAs available, OpenMP and thread count."""
+    """Print version, ISA path in use, ISAs available, OpenMP and thread count.
+
+    Parameters
+    ----------
+    file : file-like, default=None
+        Where to print (default: ``sys.stdout``).
+
+    Examples
+    --------
+    >>> import io
+    >>> import l2loss
+    >>> buffer = io.StringIO()
+    >>> l2loss.show_config(buffer)
+    >>> buffer.getvalue().startswith("l2loss ")
+    True
+    """
     c = config()
     out = sys.stdout if file is None else file
     print(f"l2loss {c['version']}", file=out)
     print(f"  ISA path in use : {c['isa']}", file=out)
-    print(f"  ISAs supported  : {', '.join(c['isas_supported'])} (compiled: {', '.join(c['isas_compiled'])})", file=out)
+    supported, compiled = ", ".join(c["isas_supported"]), ", ".join(c["isas_compiled"])
+    print(f"  ISAs supported  : {supported} (compiled: {compiled})", file=out)
     openmp = "on" if c["openmp"] else "off (single-threaded build)"
     print(f"  OpenMP          : {openmp}", file=out)
     print(f"  threads         : {c['num_threads']} (hardware: {c['hardware_threads']})", file=out)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from . import _core
 from ._metrics import (
     SUMS_ALL,
     _warn_r2_undefined,
@@ -15,8 +16,10 @@ from ._metrics import (
     reduce,
     round_max_error,
 )
-from . import _core
 from ._validation import MULTIOUTPUT_OPTIONS, check_bool, check_reg_targets, sklearn_binding, validate_params
+
+if TYPE_CHECKING:
+    from ._metrics import ArrayLike, OutputWeights, Threads
 
 __all__ = ["RegressionReport", "regression_report"]
 
@@ -32,6 +35,22 @@ class RegressionReport:
     ``multioutput="raw_values"``. ``max_error`` is per output for "raw_values" and the
     largest over all outputs otherwise. ``mean_error`` is the weighted mean of
     ``y_pred - y_true`` (the bias).
+
+    Parameters
+    ----------
+    mse, rmse, mae, r2, explained_variance, max_error, mean_error : float or ndarray
+        The metrics (see :func:`regression_report`).
+    n_samples : int
+        Number of rows.
+    weight_sum : float
+        Sum of the sample weights (``n_samples`` without weights).
+
+    Examples
+    --------
+    >>> import l2loss
+    >>> rep = l2loss.regression_report([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
+    >>> rep.to_dict()["mse"], rep.n_samples
+    (0.375, 4)
     """
 
     mse: Any
@@ -85,15 +104,38 @@ class RegressionReport:
 
 @sklearn_binding()
 def regression_report(
-    y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
-    num_threads: int | None = None, exact: bool = False,
+    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
+    multioutput: Literal["raw_values", "uniform_average"] | OutputWeights = "uniform_average",
+    num_threads: Threads = None, exact: bool = False,
 ) -> RegressionReport:
     """Every squared-error-family metric from one fused, exact pass over the inputs.
 
     scikit-learn reads the data once per metric (more for R^2); this reads it once.
-    Validation and errors are those of :func:`l2loss.mean_squared_error`. With
-    ``exact=True`` the mse and rmse fields are those of ``mean_squared_error(...,
-    exact=True)`` (a second pass sums the exact squares; the other fields are unchanged).
+    Validation and errors are those of :func:`l2loss.mean_squared_error`.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Ground truth (correct) target values.
+    y_pred : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Estimated target values.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights (one per row, applied to every output).
+    multioutput : {"raw_values", "uniform_average"} or array-like of shape (n_outputs,), \
+            default="uniform_average"
+        How per-output values are combined (for every field).
+    num_threads : int, default=None
+        Threads for this call; None means :func:`l2loss.get_num_threads`.
+    exact : bool, default=False
+        The mse and rmse fields are those of ``mean_squared_error(..., exact=True)``
+        (a second pass sums the exact squares). The other fields have no exact mode:
+        MAE, max error and the bias sum terms that are already the rounded differences,
+        and R^2 / explained variance are ratios rounded once more.
+
+    Returns
+    -------
+    report : RegressionReport
+        The metrics; R^2 is NaN (with an UndefinedMetricWarning) below two samples.
 
     Examples
     --------
@@ -102,7 +144,9 @@ def regression_report(
     >>> rep.mse, rep.mae, rep.max_error
     (0.375, 0.5, 1.0)
     """
-    validate_params("regression_report", y_true, y_pred, sample_weight, multioutput, options=MULTIOUTPUT_OPTIONS)
+    validate_params(
+        "regression_report", y_true, y_pred, sample_weight, multioutput, options=MULTIOUTPUT_OPTIONS
+    )
     check_bool("exact", exact)
     t = check_reg_targets(y_true, y_pred, sample_weight, multioutput)
     r = reduce(t, SUMS_ALL, num_threads)
@@ -122,7 +166,8 @@ def report_from_state(
     metric than R^2 gets no warning about R^2 from a single row.
     """
     mse = r.mean(_ACC_SQ) if exact_state is None else exact_state.mean(_ACC_SQ)
-    rmse = np.sqrt(mse) if exact_state is None else exact_state.root_mean(_ACC_SQ)
+    with np.errstate(invalid="ignore"):  # negative weights can make an MSE negative: its root is NaN
+        rmse = np.sqrt(mse) if exact_state is None else exact_state.root_mean(_ACC_SQ)
     if r.n_rows < 2:
         r2 = _warn_r2_undefined() if warn_r2_undefined else float("nan")
     else:

@@ -13,15 +13,32 @@ from __future__ import annotations
 import functools
 import inspect
 import numbers
+import os
+import sys
+import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import warnings
-
 import numpy as np
 
-__all__ = ["InvalidParameterError", "Targets", "check_reg_targets", "assert_all_finite", "sklearn_binding"]
+try:  # NumPy >= 1.25; the declared floor (1.23) has the class at the top level only
+    from numpy.exceptions import ComplexWarning
+except ImportError:  # pragma: no cover - exercised by the numpy-floor CI step
+    from numpy import ComplexWarning  # type: ignore[attr-defined,no-redef]
+
+__all__ = [
+    "InvalidParameterError",
+    "Targets",
+    "assert_all_finite",
+    "check_num_threads",
+    "check_reg_targets",
+    "sklearn_assume_finite",
+    "sklearn_binding",
+    "sklearn_compatible",
+    "user_stacklevel",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,13 +67,16 @@ def sklearn_binding(fast: Callable[[Any, Any, int], Any] | None = None) -> Calla
                     if value is not None:
                         return value
             try:
-                return func(*args, **kwargs)
+                result = func(*args, **kwargs)
             except TypeError:
                 try:
                     sig.bind(*args, **kwargs)
                 except TypeError as exc:
                     raise TypeError(str(exc)) from None
                 raise
+            if type(result) is np.ndarray:  # raw_values: sklearn's array API dispatch rule
+                result = to_namespace_of(result, args[1] if len(args) > 1 else kwargs.get("y_pred"))
+            return result
 
         return wrapper  # type: ignore[return-value]
 
@@ -64,6 +84,22 @@ def sklearn_binding(fast: Callable[[Any, Any, int], Any] | None = None) -> Calla
 
 
 MAX_THREADS = 2**31 - 1  # the engine takes thread counts as a C int
+
+
+def check_num_threads(value: Any, name: str = "num_threads", *, allow_none: bool = True) -> int:
+    """The one rule for thread counts: any integral (Python or NumPy int) in [1, 2**31 - 1].
+
+    ``bool`` and non-integral numbers (``2.0``) are refused; ``None`` means the default
+    (returned as 0, the engine's "use the global setting") where ``allow_none``.
+    """
+    if value is None and allow_none:
+        return 0
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
+        what = "a positive integer or None" if allow_none else "a positive integer"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    if value > MAX_THREADS:
+        raise ValueError(f"{name} must be at most 2**31 - 1, got {value!r}")
+    return int(value)
 
 
 def _fast_threads(kwargs: dict[str, Any], own: frozenset[str]) -> int | None:
@@ -89,7 +125,133 @@ def _fast_threads(kwargs: dict[str, Any], own: frozenset[str]) -> int | None:
 
 
 class InvalidParameterError(ValueError, TypeError):
-    """A parameter has the wrong type or value (same as sklearn's class of that name)."""
+    """A parameter has the wrong type or value (scikit-learn's class of that name).
+
+    Raised where :func:`sklearn.utils.validate_params` raises. It is both a ValueError
+    and a TypeError. Once scikit-learn is imported, the instances l2loss raises (and
+    ``l2loss.InvalidParameterError`` itself) also derive from
+    ``sklearn.utils._param_validation.InvalidParameterError``, so code written against
+    scikit-learn catches them; l2loss never imports scikit-learn to do so.
+
+    Examples
+    --------
+    >>> import l2loss
+    >>> try:
+    ...     l2loss.mean_squared_error([1.0], [2.0], multioutput="raw_valuez")
+    ... except l2loss.InvalidParameterError as exc:
+    ...     print(type(exc).__name__)
+    InvalidParameterError
+    """
+
+
+# -- scikit-learn interop: its exception classes and config, read without importing it --
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that attributes a warning to the first frame outside l2loss.
+
+    Call it from the function that calls :func:`warnings.warn`; however deep inside the
+    package that is (wrappers, the report, the Dask layer), the warning names the user's line.
+    """
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
+# l2loss class name -> (sklearn module, class name). Importing sklearn costs ~1 s, so it
+# is never imported here: if the user has not loaded it, nobody can be catching its classes.
+_SKLEARN_TWINS = {
+    "InvalidParameterError": ("sklearn.utils._param_validation", "InvalidParameterError"),
+    "UndefinedMetricWarning": ("sklearn.exceptions", "UndefinedMetricWarning"),
+}
+_twins: dict[type, type] = {}
+_twins_lock = threading.Lock()
+C = TypeVar("C", bound=type)
+
+
+def sklearn_compatible(cls: C) -> C:
+    """``cls``, or (once scikit-learn is loaded) a subclass of both ``cls`` and sklearn's twin.
+
+    The subclass is created once and cached, so ``l2loss.UndefinedMetricWarning`` and the
+    category of an emitted warning are the same object while sklearn stays loaded.
+    """
+    module_name, class_name = _SKLEARN_TWINS[cls.__name__]
+    module = sys.modules.get(module_name)
+    sk_cls = getattr(module, class_name, None) if module is not None else None
+    if not isinstance(sk_cls, type) or issubclass(cls, sk_cls):
+        return cls
+    with _twins_lock:
+        twin = _twins.get(cls)
+        if twin is None or not issubclass(twin, sk_cls):  # first use, or sklearn was reloaded
+            namespace = {"__module__": "l2loss", "__qualname__": cls.__qualname__, "__doc__": cls.__doc__}
+            twin = type(cls.__name__, (cls, sk_cls), namespace)
+            _twins[cls] = twin
+    return twin  # type: ignore[return-value]
+
+
+def sklearn_assume_finite() -> bool:
+    """scikit-learn's ``assume_finite`` setting (thread-local ``config_context`` included).
+
+    Read from the loaded sklearn; when sklearn is not loaded, from the environment
+    variable sklearn would read at import (SKLEARN_ASSUME_FINITE). Only called on the
+    path where a non-finite value was found, so it costs nothing on clean inputs.
+    """
+    get_config = getattr(sys.modules.get("sklearn"), "get_config", None)
+    if get_config is None:
+        return bool(os.environ.get("SKLEARN_ASSUME_FINITE", False))
+    try:
+        return bool(get_config().get("assume_finite", False))
+    except Exception:  # a half-imported or unusual sklearn: its default
+        return False
+
+
+def to_namespace_of(result: np.ndarray, y_pred: Any) -> Any:
+    """``result`` in ``y_pred``'s array namespace when sklearn's ``array_api_dispatch`` is on.
+
+    scikit-learn 1.9 with ``set_config(array_api_dispatch=True)`` returns raw values in
+    the namespace (and dtype) of ``y_pred``: a torch tensor for torch inputs. l2loss
+    computes on the host either way and converts the result; NumPy inputs, or dispatch
+    off (the default), give NumPy arrays.
+    """
+    if type(y_pred) is np.ndarray or not hasattr(y_pred, "shape"):
+        return result
+    get_config = getattr(sys.modules.get("sklearn"), "get_config", None)
+    if get_config is None or not get_config().get("array_api_dispatch", False):
+        return result
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(y_pred, torch.Tensor):
+        return torch.from_numpy(result).to(device=y_pred.device)
+    namespace = getattr(y_pred, "__array_namespace__", None)
+    if namespace is None:
+        return result
+    xp = namespace()
+    try:
+        return xp.asarray(result, device=getattr(y_pred, "device", None))
+    except Exception as exc:
+        raise TypeError(
+            f"array_api_dispatch is on but the result could not be returned in {xp.__name__}: {exc}"
+        ) from exc
+
+
+def _unreadable(name: str, x: Any, exc: Exception) -> Exception:
+    """An array that cannot be viewed on the host (DLPack / ``__array__`` failed)."""
+    if isinstance(exc, (RuntimeError, BufferError)):
+        return TypeError(
+            f"{name} of type {type(x).__module__}.{type(x).__qualname__} could not be read as a "
+            f"host array through DLPack or __array__ (move it to CPU memory first): {exc}"
+        )
+    return exc
+
+
+def _is_sparse(x: Any) -> bool:
+    """``scipy.sparse.issparse`` without importing scipy (unloaded -> nothing is sparse)."""
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and bool(sparse.issparse(x))
 
 
 _NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -101,12 +263,13 @@ MULTIOUTPUT_OPTIONS_R2 = {"raw_values", "uniform_average", "variance_weighted"}
 
 
 def _is_array_like(x: Any) -> bool:
+    """sklearn's "array-like" constraint: sparse matrices and arrays are not array-likes."""
     has_protocol = hasattr(x, "__len__") or hasattr(x, "shape") or hasattr(x, "__array__")
-    return has_protocol and not np.isscalar(x)
+    return has_protocol and not np.isscalar(x) and not _is_sparse(x)
 
 
 def _param_error(name: str, func: str, constraint: str, value: Any) -> InvalidParameterError:
-    return InvalidParameterError(
+    return sklearn_compatible(InvalidParameterError)(
         f"The {name!r} parameter of {func} must be {constraint}. Got {value!r} instead."
     )
 
@@ -139,7 +302,8 @@ def validate_params(
             or (not isinstance(multioutput, str) and multioutput is not None and _is_array_like(multioutput))
         )
         if not ok:
-            constraint = _options_str(options) + (", an array-like or None" if allow_none_multioutput else " or an array-like")
+            tail = ", an array-like or None" if allow_none_multioutput else " or an array-like"
+            constraint = _options_str(options) + tail
             raise _param_error("multioutput", func, constraint, multioutput)
     if not isinstance(force_finite, (bool, np.bool_)):
         raise _param_error(
@@ -229,7 +393,8 @@ class _Checked:
     input_name: str = ""
 
     def assert_finite(self) -> None:
-        assert_all_finite(self.kernel, self.input_name, self.message_dtype)
+        if not sklearn_assume_finite():  # sklearn.config_context(assume_finite=True): no check
+            assert_all_finite(self.kernel, self.input_name, self.message_dtype)
 
 
 def _to_array(x: Any, dtype: np.dtype | None) -> np.ndarray:
@@ -253,10 +418,10 @@ def _to_array(x: Any, dtype: np.dtype | None) -> np.ndarray:
         # Python sequences: one conversion straight to the working dtype, as sklearn does
         # (so a bad string or a complex number fails with numpy's own message).
         with warnings.catch_warnings():
-            warnings.simplefilter("error", np.exceptions.ComplexWarning)
+            warnings.simplefilter("error", ComplexWarning)
             try:
                 return np.asarray(x, dtype=dtype)
-            except np.exceptions.ComplexWarning:
+            except ComplexWarning:
                 raise ValueError(f"Complex data not supported\n{x}\n") from None
     arr = np.asarray(x)
     if is_bfloat16(arr.dtype):
@@ -361,18 +526,20 @@ def check_reg_targets(
         return exc
 
     arrays = []
-    for x in (y_true, y_pred):
+    for name, x in (("y_true", y_true), ("y_pred", y_pred)):
         try:
             arr = _to_array(x, dtype)
         except Exception as exc:
-            raise fail(exc) from None
+            raise fail(_unreadable(name, x, exc)) from None
         _check_dims(arr, fail)
         msg_dtype = arr.dtype if dtype is None else dtype
         checked.append(_Checked(_for_kernel(arr), msg_dtype))
         _check_samples(arr, fail)
         if arr.ndim == 2 and arr.shape[1] < 1:
             raise fail(
-                ValueError(f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
+                ValueError(
+                    f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required."
+                )
             )
         arrays.append(arr)
 
@@ -384,7 +551,7 @@ def check_reg_targets(
         try:
             w = _to_array(sample_weight, w_dtype)
         except Exception as exc:
-            raise fail(exc) from None
+            raise fail(_unreadable("sample_weight", sample_weight, exc)) from None
         if w.ndim != 1:
             raise fail(
                 ValueError(
@@ -426,7 +593,9 @@ def _check_dims(arr: np.ndarray, fail: Any) -> None:
 
 def _check_samples(arr: np.ndarray, fail: Any) -> None:
     if arr.shape[0] < 1:
-        raise fail(ValueError(f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required."))
+        raise fail(
+            ValueError(f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required.")
+        )
 
 
 def check_multioutput(multioutput: Any, n_outputs: int, fail: Any = None) -> Any:
@@ -442,15 +611,19 @@ def check_multioutput(multioutput: Any, n_outputs: int, fail: Any = None) -> Any
     except Exception as exc:
         raise fail(exc) from None
     _check_dims(mo, fail)
-    try:
-        assert_all_finite(mo)
-    except ValueError as exc:
-        raise fail(exc) from None
+    if not sklearn_assume_finite():
+        try:
+            assert_all_finite(mo)
+        except ValueError as exc:
+            raise fail(exc) from None
     _check_samples(mo, fail)
     if n_outputs == 1:
         raise fail(ValueError("Custom weights are useful only in multi-output cases."))
     if n_outputs != mo.shape[0]:
-        raise fail(ValueError(f"There must be equally many custom weights ({mo.shape[0]}) as outputs ({n_outputs})."))
-    if mo.ndim != 1:  # what numpy.average says when sklearn passes such weights on
-        raise fail(TypeError("Axis must be specified when shapes of a and weights differ."))
+        raise fail(
+            ValueError(f"There must be equally many custom weights ({mo.shape[0]}) as outputs ({n_outputs}).")
+        )
+    # A 2-D (n_outputs, k) array passes sklearn's checks and fails only when the outputs
+    # are averaged (numpy.average's TypeError), i.e. after MSLE's domain check and R^2's
+    # single-sample return: it is returned as is and refused by the averaging step.
     return np.asarray(mo, dtype=np.float64)

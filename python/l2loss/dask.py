@@ -67,6 +67,7 @@ from . import _core
 from ._metrics import (
     SUMS_ALL,
     SUMS_R2,
+    UnvalidatedWeights,
     _warn_r2_undefined,
     aggregate,
     assemble_fraction,
@@ -417,7 +418,10 @@ def _prepare(
     if n_true != n_pred:
         raise fail(ValueError(f"y_true and y_pred have different number of output ({n_true}!={n_pred})"),
                    late=True)
-    mo = check_multioutput(multioutput, n_true, functools.partial(fail, late=True))
+    if metric.name == "root_mean_squared_error" and not isinstance(multioutput, str):
+        mo = UnvalidatedWeights(multioutput)  # sklearn 1.9's RMSE leaves it to numpy.average
+    else:
+        mo = check_multioutput(multioutput, n_true, functools.partial(fail, late=True))
     if metric.numeric and n_true > 1:
         raise fail(ValueError("Multioutput not supported in max_error"))
     threads = DEFAULT_NUM_THREADS if num_threads is None else threads_arg(num_threads)
