@@ -8,7 +8,6 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
 from l2loss import _core
 
 ALL_ISAS = ("scalar", "avx2", "avx512")

@@ -3,10 +3,9 @@ DLPack-only producers. Oracles: torch.nn.functional.mse_loss and NumPy in float6
 
 from __future__ import annotations
 
+import l2loss
 import numpy as np
 import pytest
-
-import l2loss
 
 
 class ArrayLike:

@@ -9,11 +9,9 @@ from __future__ import annotations
 import tracemalloc
 from fractions import Fraction
 
+import l2loss
 import numpy as np
 import pytest
-
-import l2loss
-
 from conftest import THREAD_COUNTS, bits
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
@@ -49,7 +47,9 @@ def test_bfloat16_metrics_equal_the_widened_float64_bits(isa: str, n: int) -> No
             continue
         assert bits(fn(y, p)) == bits(fn(y64, p64)), fn.__name__
     assert bits(l2loss.max_error(y, p)) == bits(l2loss.max_error(y64, p64))
-    assert bits(l2loss.mean_squared_error(y, p, exact=True)) == bits(l2loss.mean_squared_error(y64, p64, exact=True))
+    assert bits(l2loss.mean_squared_error(y, p, exact=True)) == bits(
+        l2loss.mean_squared_error(y64, p64, exact=True)
+    )
 
 
 def test_bfloat16_mse_is_the_correctly_rounded_exact_mean(isa: str) -> None:
@@ -79,7 +79,9 @@ def test_bfloat16_layouts_weights_and_threads(threads: int) -> None:
             assert np.array_equal(np.asarray(got, np.float64), np.asarray(want, np.float64)), (name, mo)
         got_r2 = l2loss.r2_score(a, b, multioutput="raw_values", num_threads=threads)
         assert got_r2.dtype == np.float32  # float32 working dtype, like float32 inputs
-        assert np.array_equal(got_r2, l2loss.r2_score(a64.astype(np.float32), b64.astype(np.float32), multioutput="raw_values"))
+        assert np.array_equal(
+            got_r2, l2loss.r2_score(a64.astype(np.float32), b64.astype(np.float32), multioutput="raw_values")
+        )
 
 
 def test_bfloat16_is_read_in_place() -> None:

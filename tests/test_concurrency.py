@@ -264,7 +264,8 @@ def gil_release_speedup(
 @pytest.mark.parametrize(
     # MSLE takes the general path; the other three the one-thread small-call path
     # (engine small_mean), which must release the GIL as well.
-    "metric", ["mean_squared_log_error", "mean_squared_error", "root_mean_squared_error", "mean_absolute_error"]
+    "metric",
+    ["mean_squared_log_error", "mean_squared_error", "root_mean_squared_error", "mean_absolute_error"],
 )
 def test_python_thread_runs_during_a_long_call(metric: str) -> None:
     """A load-independent check that the GIL is released (no wall-clock ratio): a pure-Python
@@ -305,7 +306,10 @@ def test_python_thread_runs_during_a_long_call(metric: str) -> None:
         stop.set()
         thread.join()
         sys.setswitchinterval(previous)
-    print(f"\n[gil] {metric}: {inside} progress stamps of a pure-Python thread inside a {1e3 * (t1 - t0):.1f} ms call")
+    print(
+        f"\n[gil] {metric}: {inside} progress stamps of a pure-Python thread "
+        f"inside a {1e3 * (t1 - t0):.1f} ms call"
+    )
     assert inside > 0, "no Python thread ran during the call: the GIL is not released"
 
 

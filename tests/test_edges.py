@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 
+import l2loss
 import numpy as np
 import pytest
 from conftest import exact_sum, terms_sq
-
-import l2loss
 from l2loss import _core
 
 

@@ -18,11 +18,9 @@ import sys
 import textwrap
 import warnings
 
+import l2loss
 import numpy as np
 import pytest
-
-import l2loss
-
 from conftest import bits
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
@@ -41,7 +39,9 @@ def _ev(y, p, **kw):
 
 def _report(y, p, **kw):
     rep = l2loss.regression_report(y, p, multioutput="raw_values", **kw)
-    return np.concatenate([np.atleast_1d(np.asarray(getattr(rep, f), np.float64)) for f in ("mse", "r2", "explained_variance")])
+    return np.concatenate(
+        [np.atleast_1d(np.asarray(getattr(rep, f), np.float64)) for f in ("mse", "r2", "explained_variance")]
+    )
 
 
 def _accumulator(y, p, sample_weight=None, **kw):
@@ -52,7 +52,9 @@ def _accumulator(y, p, sample_weight=None, **kw):
     acc.update(y[:half], p[:half], w0)
     acc.update(y[half:], p[half:], w1)
     rep = acc.compute(multioutput="raw_values")
-    return np.concatenate([np.atleast_1d(np.asarray(getattr(rep, f), np.float64)) for f in ("mse", "r2", "explained_variance")])
+    return np.concatenate(
+        [np.atleast_1d(np.asarray(getattr(rep, f), np.float64)) for f in ("mse", "r2", "explained_variance")]
+    )
 
 
 ENTRY_POINTS = {"r2_score": _r2, "explained_variance_score": _ev, "regression_report": _report,
@@ -92,7 +94,9 @@ def _targets(n: int, cols: int | None, dtype: np.dtype, seed: int) -> tuple[np.n
 @pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
 @pytest.mark.parametrize("dtype", sorted(DTYPES))
 @pytest.mark.parametrize("cols", [None, 3])
-def test_non_finite_target_at_every_position_matches_float64(entry: str, dtype: str, cols: int | None) -> None:
+def test_non_finite_target_at_every_position_matches_float64(
+    entry: str, dtype: str, cols: int | None
+) -> None:
     fn, dt = ENTRY_POINTS[entry], DTYPES[dtype]
     for n in range(2, 34):
         y, p = _targets(n, cols, dt, seed=n)
@@ -170,7 +174,8 @@ _GUARD_PAGE_CHILD = textwrap.dedent(
                         warnings.simplefilter("ignore")
                         saved = y.flat[pos]
                         y.flat[pos] = np.nan
-                        for fn in (l2loss.r2_score, l2loss.explained_variance_score, l2loss.regression_report):
+                        fns = (l2loss.r2_score, l2loss.explained_variance_score, l2loss.regression_report)
+                        for fn in fns:
                             try:
                                 fn(y, p, **kw)
                             except ValueError:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import l2loss
 import numpy as np
 import pytest
 from conftest import THREAD_COUNTS, bits
-
-import l2loss
 from l2loss import RegressionAccumulator
 
 
@@ -35,7 +34,11 @@ def as_float(q: Fraction) -> float:
 
 def datasets(rng: np.random.Generator, n: int):
     yield "normal", rng.standard_normal(n), rng.standard_normal(n)
-    yield "dynamic range", rng.standard_normal(n) * 10.0 ** rng.integers(-300, 300, n), rng.standard_normal(n) * 10.0 ** rng.integers(-300, 300, n)
+    yield (
+        "dynamic range",
+        rng.standard_normal(n) * 10.0 ** rng.integers(-300, 300, n),
+        rng.standard_normal(n) * 10.0 ** rng.integers(-300, 300, n),
+    )
     sub = np.full(n, 5e-324) * rng.integers(1, 1000, n)
     yield "subnormal", sub, -3 * sub
     yield "huge", rng.standard_normal(n) * 1e150, rng.standard_normal(n) * 1e150
@@ -45,7 +48,11 @@ def datasets(rng: np.random.Generator, n: int):
     # is not), and squares at the overflow edge (|d| ~ 2^511): the vector path must hand both
     # to the scaled per-row path, or the low bits (or everything) are lost.
     yield "tiny squares", rng.standard_normal(n) * 2.0**-500, rng.standard_normal(n) * 2.0**-500
-    yield "tiny squares, mixed", rng.standard_normal(n) * 2.0 ** rng.choice([-500, -380, 0], n), rng.standard_normal(n) * 2.0**-500
+    yield (
+        "tiny squares, mixed",
+        rng.standard_normal(n) * 2.0 ** rng.choice([-500, -380, 0], n),
+        rng.standard_normal(n) * 2.0**-500,
+    )
     yield "overflow edge", rng.standard_normal(n) * 2.0**510, rng.standard_normal(n) * 2.0**510
 
 
@@ -99,15 +106,19 @@ def test_reproducible_everywhere() -> None:
     y = rng.standard_normal((50_001, 2)) * 1e3
     p = y + rng.standard_normal((50_001, 2))
     w = rng.random(50_001)
-    ref = [bits(v) for v in l2loss.mean_squared_error(y, p, sample_weight=w, exact=True, multioutput="raw_values")]
+    ref = [
+        bits(v)
+        for v in l2loss.mean_squared_error(y, p, sample_weight=w, exact=True, multioutput="raw_values")
+    ]
     previous = l2loss._core.get_isa()
     try:
         for isa in l2loss._core.supported_isas():
             l2loss._core.set_isa(isa)
             for t in THREAD_COUNTS:
                 for yy, pp in ((y, p), (np.asfortranarray(y), np.asfortranarray(p))):
-                    got = l2loss.mean_squared_error(yy, pp, sample_weight=w, exact=True, multioutput="raw_values",
-                                                    num_threads=t)
+                    got = l2loss.mean_squared_error(
+                        yy, pp, sample_weight=w, exact=True, multioutput="raw_values", num_threads=t
+                    )
                     assert [bits(v) for v in got] == ref, (isa, t)
     finally:
         l2loss._core.set_isa(previous)
@@ -121,7 +132,9 @@ def test_report_and_accumulator() -> None:
     assert rep.mse == mse and rep.rmse == l2loss.root_mean_squared_error(y, p, exact=True)
     assert rep.mae == l2loss.mean_absolute_error(y, p)
     acc = RegressionAccumulator(exact=True)
-    parts = [RegressionAccumulator(exact=True).update(y[a:b], p[a:b]) for a, b in ((0, 7), (7, 2000), (2000, 3001))]
+    parts = [
+        RegressionAccumulator(exact=True).update(y[a:b], p[a:b]) for a, b in ((0, 7), (7, 2000), (2000, 3001))
+    ]
     acc.merge(parts[2]).merge(parts[0]).merge(parts[1])
     assert acc.compute().mse == mse
     back = RegressionAccumulator.from_bytes(acc.to_bytes())

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import math
 
+import l2loss
 import numpy as np
 import pytest
 from conftest import TAIL_SIZES, THREAD_SIZES, exact_sum, terms_sq
 
-import l2loss
-
-DTYPE_PAIRS = [(np.float64, np.float64), (np.float32, np.float32), (np.float32, np.float64), (np.float64, np.float32)]
+DTYPE_PAIRS = [
+    (np.float64, np.float64),
+    (np.float32, np.float32),
+    (np.float32, np.float64),
+    (np.float64, np.float32),
+]
 
 
 def _data(n: int, dt_true, dt_pred, seed: int):

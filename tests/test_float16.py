@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import l2loss
 import numpy as np
 import pytest
-
-import l2loss
-from l2loss import _core
-
 from conftest import THREAD_COUNTS, bits, exact_sum, terms_sq
+from l2loss import _core
 
 # The binned kernel flushes every 1024 steps of 2 vectors per lane: 8192 rows on the
 # 4-lane paths, 16384 on AVX-512. Sizes straddle one and several flushes and every tail.
@@ -67,7 +65,10 @@ def test_float16_matches_float64_upcast_bitwise(isa: str, kind: str) -> None:
 @pytest.mark.parametrize("threads", THREAD_COUNTS)
 def test_float16_bits_do_not_depend_on_threads_or_isa(threads: int) -> None:
     y, p = _halves("mixed", 7 * 16384 + 5, seed=3)
-    want = {fn: bits(fn(y.astype(np.float64), p.astype(np.float64))) for fn in (l2loss.mean_squared_error, l2loss.mean_absolute_error)}
+    want = {
+        fn: bits(fn(y.astype(np.float64), p.astype(np.float64)))
+        for fn in (l2loss.mean_squared_error, l2loss.mean_absolute_error)
+    }
     previous = _core.get_isa()
     try:
         for name in _core.supported_isas():

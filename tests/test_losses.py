@@ -10,11 +10,10 @@ import math
 import warnings
 from fractions import Fraction
 
+import l2loss
 import numpy as np
 import pytest
 from conftest import THREAD_COUNTS, bits, exact_sum, terms_sq
-
-import l2loss
 from l2loss import _core
 
 X4 = np.array([2.5, 0.0, 2.0, 8.0])
@@ -48,7 +47,9 @@ class TestTorchSemantics:
             l2loss.mse_loss(np.zeros((2, 2)), np.ones((2, 2)), weight=np.array([1.0, 2.0]))
         with pytest.warns(UserWarning, match="elementwise_mean"):
             assert float(l2loss.mse_loss(X4, Y4, reduction="elementwise_mean")) == 0.375
-        with pytest.warns(UserWarning, match=r"target size \(torch.Size\(\[3\]\)\) that is different to the input"):
+        with pytest.warns(
+            UserWarning, match=r"target size \(torch.Size\(\[3\]\)\) that is different to the input"
+        ):
             value = l2loss.mse_loss(np.zeros((3, 1)), np.array([1.0, 2.0, 3.0]))
         assert value == pytest.approx(14 / 3)
         with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="must match the size of tensor b"):
@@ -102,7 +103,9 @@ class TestKerasSemantics:
         mse = l2loss.per_sample_mse
         assert mse(np.zeros(3), np.ones((3, 1))).shape == (3,)  # (n,) vs (n,1): element-wise
         assert np.ndim(mse([1.0, 2.0], [1.0, 4.0])) == 0  # 1-D: one sample
-        assert float(mse([1.0, 3.0], [1.0, 1.0], sample_weight=[1.0, 3.0], reduction="mean")) == 4.0  # mse*mean(w)
+        assert (
+            float(mse([1.0, 3.0], [1.0, 1.0], sample_weight=[1.0, 3.0], reduction="mean")) == 4.0
+        )  # mse*mean(w)
         with pytest.raises(ValueError, match="Invalid value for argument `reduction`"):
             mse(self.YT, self.YP, reduction="avg")
 
@@ -229,7 +232,11 @@ class TestRidge:
         for t in THREAD_COUNTS:
             for Xv in (X, np.asfortranarray(X)):
                 got = l2loss.ridge_loss_and_grad(Xv, y, c, intercept=b, sample_weight=w, num_threads=t)
-                assert bits(got[0]) == bits(ref[0]) and np.array_equal(got[1], ref[1]) and bits(got[2]) == bits(ref[2])
+                assert (
+                    bits(got[0]) == bits(ref[0])
+                    and np.array_equal(got[1], ref[1])
+                    and bits(got[2]) == bits(ref[2])
+                )
         X32 = X.astype(np.float32)
         a = l2loss.ridge_loss_and_grad(X32, y, c, num_threads=1)
         f = l2loss.ridge_loss_and_grad(np.asfortranarray(X32), y, c, num_threads=2)
@@ -483,7 +490,9 @@ class TestTorchModule:
         x, y = torch.zeros(3, 1), torch.tensor([1.0, 2.0, 3.0])
         with pytest.warns(UserWarning):
             assert torch.equal(lt.mse_loss(x, y), F.mse_loss(x, y))  # broadcasting: torch's op
-        assert torch.equal(lt.mse_loss(x[:, 0], y, reduction="none"), F.mse_loss(x[:, 0], y, reduction="none"))
+        assert torch.equal(
+            lt.mse_loss(x[:, 0], y, reduction="none"), F.mse_loss(x[:, 0], y, reduction="none")
+        )
         h = torch.ones(4, dtype=torch.float16)
         assert lt.mse_loss(h, h * 2).dtype == torch.float16
         assert torch.isnan(lt.mse_loss(torch.zeros(0), torch.zeros(0)))
@@ -514,4 +523,6 @@ def test_streamed_gradient_matches_numpy_bitwise(isa: str, dtype, offset: int, w
     terms = d * d if w is None else w * (d * d)
     assert bits(loss) == bits(math.fsum(terms))  # fsum: the correctly rounded exact sum
     mean_loss, _ = l2loss.mse_value_and_grad(y, p, sample_weight=w, out=out, num_threads=threads)
-    assert bits(mean_loss) == bits(l2loss.mean_squared_error(y.astype(np.float64), p.astype(np.float64), sample_weight=w))
+    assert bits(mean_loss) == bits(
+        l2loss.mean_squared_error(y.astype(np.float64), p.astype(np.float64), sample_weight=w)
+    )

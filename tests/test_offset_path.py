@@ -13,11 +13,10 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import l2loss
 import numpy as np
 import pytest
 from conftest import THREAD_COUNTS, bits, exact_sum, terms_sq
-
-import l2loss
 
 SIZES = (15, 16, 511, 512, 513, 1023, 1024, 1025, 4097, 50_001)
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import l2loss
 import numpy as np
 import pytest
-
-import l2loss
-
 from conftest import THREAD_COUNTS, bits, exact_sum
 
 

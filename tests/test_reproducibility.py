@@ -5,11 +5,10 @@ Compared with ``==`` on the IEEE bits (conftest.bits), never with isclose.
 
 from __future__ import annotations
 
+import l2loss
 import numpy as np
 import pytest
 from conftest import ALL_ISAS, THREAD_COUNTS, bits
-
-import l2loss
 from l2loss import _core
 
 N = 3 * 65536 + 13  # large enough that 2, 3 and 7 threads all really split the rows

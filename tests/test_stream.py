@@ -9,13 +9,12 @@ from __future__ import annotations
 import pickle
 import warnings
 
+import l2loss
 import numpy as np
 import pytest
 from conftest import bits
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import l2loss
 from l2loss import RegressionAccumulator
 
 FIELDS = ("mse", "rmse", "mae", "r2", "explained_variance", "max_error", "mean_error")

@@ -10,10 +10,9 @@ import subprocess
 import sys
 import textwrap
 
+import l2loss
 import numpy as np
 import pytest
-
-import l2loss
 from l2loss import _core
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
@@ -50,7 +49,9 @@ _CHILD = textwrap.dedent(
 
 @pytest.mark.skipif(not _core.have_openmp(), reason="built without OpenMP: always one thread")
 def test_a_huge_thread_request_starts_a_bounded_team() -> None:
-    out = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True, timeout=300, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD], capture_output=True, text=True, timeout=300, check=True
+    )
     before, after, cap = map(int, out.stdout.split())
     assert cap == 4 * _core.max_hardware_threads()
     # the team's threads stay in libgomp's pool; the caller's thread is one of the team
@@ -63,7 +64,9 @@ def test_threads_used_is_capped_and_results_keep_their_bits() -> None:
     y, p = rng.standard_normal(1 << 21), rng.standard_normal(1 << 21)
     r = _core.reduce(y, p, None, sums=_core.SUM_SQ, num_threads=2**31 - 1)
     assert r.threads_used == _core.max_threads_per_call()
-    assert l2loss.mean_squared_error(y, p, num_threads=2**31 - 1) == l2loss.mean_squared_error(y, p, num_threads=1)
+    assert l2loss.mean_squared_error(y, p, num_threads=2**31 - 1) == l2loss.mean_squared_error(
+        y, p, num_threads=1
+    )
 
 
 def test_negative_thread_counts_are_refused_by_every_entry_point() -> None:

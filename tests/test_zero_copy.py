@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import tracemalloc
 
+import l2loss
 import numpy as np
 import pytest
-
-import l2loss
 
 N = 2_000_000
 

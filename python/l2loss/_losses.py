@@ -26,7 +26,14 @@ from . import _core
 from ._metrics import threads_arg
 from ._validation import is_bfloat16
 
-__all__ = ["mse_loss", "per_sample_mse", "mse_grad", "mse_value_and_grad", "l2_penalty", "ridge_loss_and_grad"]
+__all__ = [
+    "mse_loss",
+    "per_sample_mse",
+    "mse_grad",
+    "mse_value_and_grad",
+    "l2_penalty",
+    "ridge_loss_and_grad",
+]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -83,7 +90,8 @@ def _broadcast(input: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.nd
             if x != y and 1 not in (x, y):
                 dim = max(len(a), len(b)) - k
                 raise RuntimeError(
-                    f"The size of tensor a ({x}) must match the size of tensor b ({y}) at non-singleton dimension {dim}"
+                    f"The size of tensor a ({x}) must match the size of tensor b ({y}) "
+                    f"at non-singleton dimension {dim}"
                 ) from None
         raise
 
@@ -93,7 +101,9 @@ def _sum_squares(input: np.ndarray, target: np.ndarray, weight: np.ndarray | Non
     if weight is not None:  # element-wise weights: every element its own row
         input, target, weight = (np.ravel(v) for v in (input, target, weight))
         weight = _kernel_view(weight)
-    return _core.reduce(_kernel_view(target), _kernel_view(input), weight, sums=_core.SUM_SQ, num_threads=threads)
+    return _core.reduce(
+        _kernel_view(target), _kernel_view(input), weight, sums=_core.SUM_SQ, num_threads=threads
+    )
 
 
 def mse_loss(
@@ -222,7 +232,11 @@ def per_sample_mse(
     if reduction in ("sum_over_batch_size", "mean"):
         return losses.dtype.type(total / losses.size if losses.size else 0.0)
     if reduction == "mean_with_sample_weight":
-        denom = float(_exact_total(np.ravel(np.broadcast_to(sw, losses.shape)))) if sw is not None else losses.size
+        denom = (
+            float(_exact_total(np.ravel(np.broadcast_to(sw, losses.shape))))
+            if sw is not None
+            else losses.size
+        )
         return losses.dtype.type(total / denom if denom else 0.0)
     raise ValueError(
         "Invalid value for argument `reduction`. Expected one of {'sum_over_batch_size', 'sum', 'mean', "
@@ -266,7 +280,9 @@ def _grad_setup(y_true: Any, y_pred: Any, sample_weight: Any, reduction: str, ou
     if sample_weight is not None:
         w = _as_float_array(sample_weight, "sample_weight")
         if w.ndim != 1 or (yp.ndim == 0 or w.shape[0] != yp.shape[0]):
-            raise ValueError(f"sample_weight must be 1-D with one weight per row ({yp.shape[:1]}), got {w.shape}")
+            raise ValueError(
+                f"sample_weight must be 1-D with one weight per row ({yp.shape[:1]}), got {w.shape}"
+            )
         out_dtype = np.result_type(out_dtype, w.dtype)
     if out is None:
         out = np.empty(yp.shape, dtype=out_dtype)

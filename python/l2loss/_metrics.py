@@ -55,13 +55,10 @@ __all__ = [
 _ACC_SQ = _core.ACC_SQ
 _ACC_ABS = _core.ACC_ABS
 _ACC_DIFF = _core.ACC_DIFF
-SUMS_ALL = (
-    _core.SUM_SQ | _core.SUM_SQ_LO | _core.SUM_ABS | _core.SUM_DIFF | _core.SUM_Y | _core.SUM_Y2
-    | _core.MAX_ABS
-)
-# R^2 reads the squared errors and the target moments only: a kernel profile of its own,
-# 4 of the report's 7 exact sums.
-SUMS_R2 = _core.SUM_SQ | _core.SUM_Y | _core.SUM_Y2
+# The kernel profiles are named by the engine (kernel_abi.hpp), never assembled here from
+# bits: a set that differs from a profile silently runs the all-sums kernel.
+SUMS_ALL = _core.PROFILE_REPORT  # the report and explained variance: all seven sums
+SUMS_R2 = _core.PROFILE_R2  # R^2: the squared errors and the target moments, 4 of the 7
 
 
 class UndefinedMetricWarning(UserWarning):

@@ -66,11 +66,39 @@ class RegressionReport:
     _METRICS = ("mse", "rmse", "mae", "r2", "explained_variance", "max_error", "mean_error")
 
     def to_dict(self) -> dict[str, Any]:
-        """Fields as a plain dict (arrays converted to lists)."""
+        """The report's fields as a plain dict, ready for ``json.dumps``.
+
+        Returns
+        -------
+        dict
+            Field name -> value; per-output arrays (``multioutput="raw_values"``) become
+            lists of floats.
+
+        Examples
+        --------
+        >>> import l2loss
+        >>> d = l2loss.regression_report([3.0, -0.5, 2.0, 7.0], [2.5, 0.0, 2.0, 8.0]).to_dict()
+        >>> d["mse"], d["max_error"]
+        (0.375, 1.0)
+        """
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(self).items()}
 
     def to_frame(self) -> Any:
-        """A pandas DataFrame: one row per metric, one column per output (needs pandas)."""
+        """The report as a pandas DataFrame: one row per metric, one column per output.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index: the metric names; columns: ``"value"`` for one output, else
+            ``"output_0"``, ``"output_1"``, ... (needs pandas).
+
+        Examples
+        --------
+        >>> import l2loss
+        >>> frame = l2loss.regression_report([3.0, -0.5, 2.0, 7.0], [2.5, 0.0, 2.0, 8.0]).to_frame()
+        >>> float(frame.loc["mse", "value"])
+        0.375
+        """
         import pandas as pd  # optional dependency
 
         rows = {}
