@@ -2,7 +2,7 @@
 
 Targets, chosen by the first input byte:
 
-0. ``_core.Reduction.from_bytes`` on the raw bytes: must be a state or a ValueError; an
+0. ``_core.ReduceResult.from_bytes`` on the raw bytes: must be a state or a ValueError; an
    accepted state must re-serialise stably and (when its fields are within what real
    data can produce) survive merge / finalisation.
 1. ``RegressionAccumulator.from_bytes`` (a correct checksum is appended half the time so
@@ -104,12 +104,12 @@ def state_is_safe(r) -> bool:
 
 def target_reduction(data: bytes) -> None:
     try:
-        r = _core.Reduction.from_bytes(data)
+        r = _core.ReduceResult.from_bytes(data)
     except ValueError:
         return
     b1 = r.to_bytes()
     assert b1 == data, "an accepted state must be in canonical form"
-    r2 = _core.Reduction.from_bytes(b1)
+    r2 = _core.ReduceResult.from_bytes(b1)
     assert r2.to_bytes() == b1, "re-serialisation is not stable"
     if not state_is_safe(r):
         return

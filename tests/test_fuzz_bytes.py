@@ -1,4 +1,4 @@
-"""Fuzzing the two deserialisers: RegressionAccumulator.from_bytes and _core.Reduction.from_bytes.
+"""Fuzzing the two deserialisers: RegressionAccumulator.from_bytes and _core.ReduceResult.from_bytes.
 
 Promise under test (docs/reliability.md): any byte string is either a valid state or a
 ValueError (TypeError for an argument that is not bytes) -- never a crash, never a hang,
@@ -53,7 +53,7 @@ N_CHUNKS = 67  # superaccumulator digits; digit j weighs 2**(32*j - 1074)
 TOP = N_CHUNKS - 1
 # Accumulators per column, derived from the build (the format grows with the engine):
 # an empty one-column state is 32 header bytes + 3 (weight acc) + 8 (max_abs) + K flags + 3K.
-K = (len(_core.Reduction.empty(1, _core.SUM_SQ).to_bytes()) - 43) // 4
+K = (len(_core.ReduceResult.empty(1, _core.SUM_SQ).to_bytes()) - 43) // 4
 MIN_COLUMN_BYTES = 8 + 4 * K
 # A real sum never needs a top digit beyond ~2**50 (|term| < 2**1024, n < 2**63); the reader
 # rejects 2**62 and more. States above SAFE_TOP are not merged by the properties (see
@@ -141,7 +141,7 @@ def _ref_acc(cur: _Cursor) -> RefAcc:
 
 
 def ref_parse(data: bytes) -> RefState:
-    """Decode a Reduction state, or raise RefError. Accepts what state.cpp's reader accepts."""
+    """Decode a ReduceResult state, or raise RefError. Accepts what state.cpp's reader accepts."""
     cur = _Cursor(data)
     if cur.take("<4s") != b"L2ST":
         raise RefError("magic")
@@ -213,7 +213,7 @@ def same(a: float, b: float) -> bool:
     return (a != a and b != b) or struct.pack("<d", a) == struct.pack("<d", b)
 
 
-def check_decoded_state(r: _core.Reduction, ref: RefState) -> None:
+def check_decoded_state(r: _core.ReduceResult, ref: RefState) -> None:
     """The library's decode agrees with the reference: fields, canonical bytes, finalised sums."""
     assert (r.n_rows, r.n_cols, r.sums, r.weighted, r.careful, r.input_flags) == (
         ref.n_rows,
@@ -265,7 +265,7 @@ def _valid_reductions() -> list[bytes]:
     nan = p[:5, :1].copy()
     nan[2, 0] = np.nan
     out.append(_core.reduce(y[:5, :1], nan, None, sums=_core.SUM_SQ).to_bytes())  # careful pass, flags set
-    out.append(_core.Reduction.empty(2, _core.SUM_SQ).to_bytes())
+    out.append(_core.ReduceResult.empty(2, _core.SUM_SQ).to_bytes())
     return out
 
 
@@ -297,7 +297,7 @@ _LENGTH_PREFIX = VALID_ACCUMULATORS[-1][_ACC_HEADER : _ACC_HEADER + 4] != b"L2ST
 
 
 def _acc_parts(blob: bytes) -> tuple[bytes, bytes]:
-    """(RegressionAccumulator header, inner Reduction bytes) of a serialized accumulator."""
+    """(RegressionAccumulator header, inner ReduceResult bytes) of a serialized accumulator."""
     start = blob.index(b"L2ST")
     return blob[:_ACC_HEADER], blob[start:-4]
 
@@ -315,7 +315,7 @@ def test_valid_reduction_round_trips_byte_identically(blob: bytes) -> None:
     ref = ref_parse(blob)
     assert ref.canonical and ref.safe
     assert ref_encode(ref) == blob  # the reference encoder agrees with serialize()
-    r = _core.Reduction.from_bytes(blob)
+    r = _core.ReduceResult.from_bytes(blob)
     assert r.to_bytes() == blob
     check_decoded_state(r, ref)
 
@@ -340,7 +340,7 @@ def test_non_bytes_raise_type_error(bad) -> None:
     with pytest.raises(TypeError):
         RegressionAccumulator.from_bytes(bad)
     with pytest.raises(TypeError):
-        _core.Reduction.from_bytes(bad)
+        _core.ReduceResult.from_bytes(bad)
 
 
 @pytest.mark.parametrize("blob", VALID_ACCUMULATORS, ids=range(len(VALID_ACCUMULATORS)))
@@ -356,10 +356,10 @@ def test_every_truncation_raises_value_error(blob: bytes) -> None:
 def test_every_reduction_truncation_raises_value_error(blob: bytes) -> None:
     for cut in range(len(blob)):
         with pytest.raises(ValueError):
-            _core.Reduction.from_bytes(blob[:cut])
+            _core.ReduceResult.from_bytes(blob[:cut])
     for extra in (b"\x00", b"\xff" * 9):
         with pytest.raises(ValueError):
-            _core.Reduction.from_bytes(blob + extra)
+            _core.ReduceResult.from_bytes(blob + extra)
 
 
 def test_wrong_version_magic_header_fields_raise_value_error() -> None:
@@ -385,7 +385,7 @@ def test_wrong_version_magic_header_fields_raise_value_error() -> None:
             RegressionAccumulator.from_bytes(_with_crc(body))
         with pytest.raises(ValueError, match="checksum|not a serialized"):
             RegressionAccumulator.from_bytes(body + b"\x00\x00\x00\x00")  # stale checksum
-    # The raw Reduction reader: wrong magic, version 0/2/255.
+    # The raw ReduceResult reader: wrong magic, version 0/2/255.
     raw = VALID_REDUCTIONS[1]
     for b in (
         b"L2SX" + raw[4:],
@@ -394,7 +394,7 @@ def test_wrong_version_magic_header_fields_raise_value_error() -> None:
         raw[:4] + b"\xff" + raw[5:],
     ):
         with pytest.raises(ValueError):
-            _core.Reduction.from_bytes(b)
+            _core.ReduceResult.from_bytes(b)
 
 
 @FUZZ
@@ -466,7 +466,7 @@ def _mutate(blob: bytes, mutations) -> bytes:
     return bytes(b)
 
 
-def _exercise(r: _core.Reduction) -> None:
+def _exercise(r: _core.ReduceResult) -> None:
     """Everything a decoded state offers; only ValueError/ArithmeticError may come out."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -488,7 +488,7 @@ def _exercise(r: _core.Reduction) -> None:
         twin = r.copy()
         twin.merge(r)
         assert twin.n_rows == 2 * r.n_rows
-        assert _core.Reduction.from_bytes(twin.to_bytes()).to_bytes() == twin.to_bytes()
+        assert _core.ReduceResult.from_bytes(twin.to_bytes()).to_bytes() == twin.to_bytes()
 
 
 @FUZZ
@@ -500,7 +500,7 @@ def test_mutated_reduction_matches_reference_reader(blob: bytes, mutations) -> N
     except RefError:
         ref = None
     try:
-        r = _core.Reduction.from_bytes(data)
+        r = _core.ReduceResult.from_bytes(data)
     except ValueError:
         assert ref is None, "the library rejected a state the reference reader accepts"
         return
@@ -521,7 +521,7 @@ def test_random_bytes_reduction(data: bytes) -> None:
         except RefError:
             ref = None
         try:
-            r = _core.Reduction.from_bytes(candidate)
+            r = _core.ReduceResult.from_bytes(candidate)
         except ValueError:
             assert ref is None
             continue
@@ -571,26 +571,26 @@ def _one_column_state(
 
 def test_reference_state_builder_is_valid() -> None:
     blob = _one_column_state()
-    assert _core.Reduction.from_bytes(blob).to_bytes() == blob
+    assert _core.ReduceResult.from_bytes(blob).to_bytes() == blob
     assert ref_encode(ref_parse(blob)) == blob
-    r = _core.Reduction.from_bytes(_one_column_state(top=1))  # 2**1038: beyond double range
+    r = _core.ReduceResult.from_bytes(_one_column_state(top=1))  # 2**1038: beyond double range
     assert r.total(_core.ACC_SQ)[0] == float("inf")
 
 
 def test_huge_top_digit_is_rejected() -> None:
     """A top digit near 2**63 used to be accepted and overflowed int64 when merged (UB)."""
     with pytest.raises(ValueError):
-        _core.Reduction.from_bytes(_one_column_state(top=2**63 - 1))
+        _core.ReduceResult.from_bytes(_one_column_state(top=2**63 - 1))
     with pytest.raises(ValueError):
-        _core.Reduction.from_bytes(_one_column_state(top=MAX_TOP))
-    assert _core.Reduction.from_bytes(_one_column_state(top=MAX_TOP - 1)).n_rows == 5
+        _core.ReduceResult.from_bytes(_one_column_state(top=MAX_TOP))
+    assert _core.ReduceResult.from_bytes(_one_column_state(top=MAX_TOP - 1)).n_rows == 5
 
 
 def test_row_count_overflow_is_rejected() -> None:
     """n_rows = 2**63-1 used to be accepted; merging it with itself wrapped to -2 rows (UB)."""
     with pytest.raises(ValueError):
-        _core.Reduction.from_bytes(_one_column_state(n_rows=2**63 - 1))
-    big = _core.Reduction.from_bytes(_one_column_state(n_rows=MAX_ROWS))
+        _core.ReduceResult.from_bytes(_one_column_state(n_rows=2**63 - 1))
+    big = _core.ReduceResult.from_bytes(_one_column_state(n_rows=MAX_ROWS))
     twin = big.copy()
     with pytest.raises(ValueError):
         twin.merge(big)  # 2**63 rows: checked, not wrapped
@@ -601,7 +601,7 @@ def test_non_canonical_encodings_are_rejected() -> None:
     """A non-zero reserved byte or a zero accumulator not written as (0, 67, 0) used to be accepted."""
     for blob in (_one_column_state(reserved=1), _one_column_state(zero_lo=0)):
         with pytest.raises(ValueError):
-            _core.Reduction.from_bytes(blob)
+            _core.ReduceResult.from_bytes(blob)
 
 
 def test_repeated_merges_of_huge_states_do_not_overflow() -> None:
@@ -609,14 +609,14 @@ def test_repeated_merges_of_huge_states_do_not_overflow() -> None:
     digit just below the reader's bound used to overflow int64 on the third merge (UB; the
     release build turned a +inf-sized total into -inf), and one merge already produced bytes
     that from_bytes rejects."""
-    base = _core.Reduction.from_bytes(_one_column_state(top=MAX_TOP - 1))
+    base = _core.ReduceResult.from_bytes(_one_column_state(top=MAX_TOP - 1))
     acc = base.copy()
     with pytest.raises(ValueError):
         acc.merge(base)  # a checked merge: the sum would leave the representable range
-    half = _core.Reduction.from_bytes(_one_column_state(top=MAX_TOP // 2 - 1))
+    half = _core.ReduceResult.from_bytes(_one_column_state(top=MAX_TOP // 2 - 1))
     twin = half.copy()
     twin.merge(half)  # still in range: fine, and readable again
-    assert _core.Reduction.from_bytes(twin.to_bytes()).to_bytes() == twin.to_bytes()
+    assert _core.ReduceResult.from_bytes(twin.to_bytes()).to_bytes() == twin.to_bytes()
 
 
 def test_carry_into_the_top_digit_cannot_reach_the_bound() -> None:
@@ -626,10 +626,10 @@ def test_carry_into_the_top_digit_cannot_reach_the_bound() -> None:
     that from_bytes rejects."""
     ref = ref_parse(_one_column_state(top=MAX_TOP - 1))
     ref.accs[0][0] = RefAcc(((MAX_TOP - 1) << (32 * TOP)) + (1 << (32 * TOP)) - 1, MAX_TOP - 1, True)
-    edge = _core.Reduction.from_bytes(ref_encode(ref))
+    edge = _core.ReduceResult.from_bytes(ref_encode(ref))
     ulp = ref_parse(_one_column_state())
     ulp.accs[0][0] = RefAcc(1, 0, True)
-    tiny = _core.Reduction.from_bytes(ref_encode(ulp))
+    tiny = _core.ReduceResult.from_bytes(ref_encode(ulp))
     before = edge.to_bytes()
     with pytest.raises(ValueError):
         edge.merge(tiny)
@@ -644,17 +644,17 @@ def test_merged_row_count_stays_readable() -> None:
     """Regression (found by this suite): merge_into allowed row counts up to 2**63-1 while
     from_bytes rejects more than 2**62, so merging two readable states of 2**61+1 rows gave
     bytes that could not be read back. The merge now stops at the reader's bound."""
-    half = _core.Reduction.from_bytes(_one_column_state(n_rows=2**61 + 1))
+    half = _core.ReduceResult.from_bytes(_one_column_state(n_rows=2**61 + 1))
     twin = half.copy()
     with pytest.raises(ValueError, match="row count"):
         twin.merge(half)
     assert twin.to_bytes() == half.to_bytes()  # and the failed merge changed nothing
-    exact_half = _core.Reduction.from_bytes(_one_column_state(n_rows=MAX_ROWS // 2))
+    exact_half = _core.ReduceResult.from_bytes(_one_column_state(n_rows=MAX_ROWS // 2))
     twin = exact_half.copy()
     twin.merge(exact_half)  # exactly at the bound: allowed, and readable
     assert twin.n_rows == MAX_ROWS
-    assert _core.Reduction.from_bytes(twin.to_bytes()).to_bytes() == twin.to_bytes()
-    one = _core.Reduction.from_bytes(_one_column_state(n_rows=1))
+    assert _core.ReduceResult.from_bytes(twin.to_bytes()).to_bytes() == twin.to_bytes()
+    one = _core.ReduceResult.from_bytes(_one_column_state(n_rows=1))
     with pytest.raises(ValueError, match="row count"):
         twin.merge(one)
 
@@ -663,7 +663,7 @@ def test_failed_merge_leaves_the_state_unchanged() -> None:
     """Regression (found by this suite): merge_into added the row count (and the weight sum,
     and earlier columns) before sacc_merge threw, leaving the target half-merged. It now
     merges into a copy that replaces the target only on success."""
-    base = _core.Reduction.from_bytes(_one_column_state(top=MAX_TOP - 1))
+    base = _core.ReduceResult.from_bytes(_one_column_state(top=MAX_TOP - 1))
     acc = base.copy()
     before = acc.to_bytes()
     with pytest.raises(ValueError):

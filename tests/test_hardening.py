@@ -958,7 +958,7 @@ def test_sklearn_compatible_functions_reject_bad_input(func: str, position: str,
     ("func", "bad"),
     [
         # num_threads=0 used to be accepted on the fast path of MSE/RMSE/MAE (found by this test,
-        # fixed in _validation.sklearn_binding).
+        # fixed in _validation.small_call_fast_path).
         pytest.param(f, b, id=f"{f}-{b!r}")
         for f in SK_FUNCS
         for b in (0, -1, 1.5, True, "2", [2], 2**40, np.float64(2.0))
@@ -1398,7 +1398,7 @@ def _api_round(y, p, w, y2, p2, theta, out, blob, bad_out) -> int:
     for bad in (
         lambda: l2loss.mse_grad(y, p, out=bad_out),
         lambda: l2loss.mean_squared_error(y, p[:-1]),
-        lambda: _core.Reduction.from_bytes(b"L2ST\x01garbage"),
+        lambda: _core.ReduceResult.from_bytes(b"L2ST\x01garbage"),
         lambda: l2loss.mean_squared_error(y, y * np.nan),
     ):
         try:

@@ -31,7 +31,7 @@ from l2loss import RegressionAccumulator, _core
 
 HEADER = 11  # magic, version, dtype code, flags, n_outputs (u32)
 LENGTH = 8  # u64 length of the main state
-K = (len(_core.Reduction.empty(1, _core.SUM_SQ).to_bytes()) - 43) // 4  # accumulators per column
+K = (len(_core.ReduceResult.empty(1, _core.SUM_SQ).to_bytes()) - 43) // 4  # accumulators per column
 MIN_COLUMN_BYTES = 8 + 4 * K
 PYTHON_DIR = str(Path(l2loss.__file__).resolve().parent.parent)
 

@@ -84,7 +84,7 @@ def columns(a: np.ndarray) -> list[list[float]]:
     return [[float(v) for v in col] for col in (a.reshape(len(a), -1).T)]
 
 
-def check_parts(y: np.ndarray, p: np.ndarray, w: np.ndarray | None, **kw) -> _core.Reduction:
+def check_parts(y: np.ndarray, p: np.ndarray, w: np.ndarray | None, **kw) -> _core.ReduceResult:
     """The state's R^2 / EV denominators (and R^2 numerators) against the exact oracle."""
     r = _core.reduce(y, p, w, sums=SUMS_ALL, **kw)
     ws = [1.0] * len(y) if w is None else [float(v) for v in np.asarray(w, dtype=np.float64)]

@@ -199,7 +199,7 @@ py::object fast_mean(const py::object& y_true, const py::object& y_pred, int num
 // (Py_MOD_GIL_USED), so such an interpreter re-enables the GIL when it imports it. The
 // kernels release the GIL anyway (above a size threshold), so Python threads already run
 // them in parallel; what a GIL-free declaration would still need is per-object locking of
-// Reduction (merge / copy / to_bytes of one state from two threads) and a test run on a
+// ReduceResult (merge / copy / to_bytes of one state from two threads) and a test run on a
 // free-threaded build, which this project cannot install yet (docs/reliability.md, 7).
 #if PYBIND11_VERSION_MAJOR > 3 || (PYBIND11_VERSION_MAJOR == 3 && PYBIND11_VERSION_MINOR >= 1)
 #define L2LOSS_MODULE_GIL py::mod_gil_used()
@@ -233,7 +233,7 @@ PYBIND11_MODULE(_core, m, L2LOSS_MODULE_GIL) {
   m.attr("WEIGHT_NAN") = static_cast<uint32_t>(kWeightNaN);
   m.attr("WEIGHT_INF") = static_cast<uint32_t>(kWeightInf);
 
-  py::class_<ReduceResult>(m, "Reduction", "Exact per-column sums from one fused pass.")
+  py::class_<ReduceResult>(m, "ReduceResult", "Exact per-column sums from one fused pass.")
       .def_readonly("n_rows", &ReduceResult::n_rows)
       .def_readonly("n_cols", &ReduceResult::n_cols)
       .def_readonly("careful", &ReduceResult::careful, "True when a non-finite value forced the careful pass")
@@ -284,7 +284,7 @@ PYBIND11_MODULE(_core, m, L2LOSS_MODULE_GIL) {
       py::arg("y_true"), py::arg("y_pred"), py::arg("sample_weight") = py::none(), py::kw_only(),
       py::arg("sums") = static_cast<uint32_t>(kSumSq), py::arg("log1p") = false, py::arg("num_threads") = 0,
       py::arg("grad_out") = py::none(), py::arg("grad_scale") = 0.0,
-      "One fused exact pass; returns a Reduction. With grad_out, also writes "
+      "One fused exact pass; returns a ReduceResult. With grad_out, also writes "
       "grad_out = grad_scale * fl(w * (y_pred - y_true)) in the same pass.");
 
   // The small-call fast paths, called straight from the public functions' wrappers

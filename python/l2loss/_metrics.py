@@ -23,8 +23,9 @@ from ._validation import (
     check_bool,
     check_num_threads,
     check_reg_targets,
-    sklearn_binding,
     sklearn_compatible,
+    sklearn_signature,
+    small_call_fast_path,
     user_stacklevel,
     validate_params,
 )
@@ -120,7 +121,7 @@ def _report_overflow(t: Targets, square: bool) -> None:
     _OVERFLOW_REPLAY[op]()
 
 
-def reduce(
+def run_pass(
     t: Targets, sums: int, num_threads: Any, *, log1p_error: str | None = None, check_weight_sum: bool = True
 ) -> Any:
     """One fused pass; turns the kernel's flags into sklearn's errors in sklearn's order.
@@ -203,7 +204,7 @@ def _mean_metric(
     if unvalidated:
         t.multioutput = UnvalidatedWeights(multioutput)
     sums = _core.SUM_ABS if acc == _ACC_ABS else (_core.SUM_SQ_EXACT if exact else _core.SUM_SQ)
-    r = reduce(t, sums, num_threads, log1p_error=log1p_error)
+    r = run_pass(t, sums, num_threads, log1p_error=log1p_error)
     if root:
         # exact=True: the correctly rounded root of the exact mean (not sqrt of a rounding).
         values = r.root_mean(acc) if exact else np.sqrt(r.mean(acc))
@@ -225,7 +226,8 @@ def mean_squared_error(
     multioutput: Literal["uniform_average"] | OutputWeights = ..., num_threads: Threads = ...,
     exact: bool = ...,
 ) -> float: ...
-@sklearn_binding(_core.mse_fast)
+@small_call_fast_path(_core.mse_fast)
+@sklearn_signature
 def mean_squared_error(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
     multioutput: Any = "uniform_average", num_threads: Threads = None, exact: bool = False,
@@ -289,7 +291,8 @@ def root_mean_squared_error(
     multioutput: Literal["uniform_average"] | OutputWeights = ..., num_threads: Threads = ...,
     exact: bool = ...,
 ) -> float: ...
-@sklearn_binding(_core.rmse_fast)
+@small_call_fast_path(_core.rmse_fast)
+@sklearn_signature
 def root_mean_squared_error(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
     multioutput: Any = "uniform_average", num_threads: Threads = None, exact: bool = False,
@@ -353,7 +356,8 @@ def mean_absolute_error(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
     multioutput: Literal["uniform_average"] | OutputWeights = ..., num_threads: Threads = ...,
 ) -> float: ...
-@sklearn_binding(_core.mae_fast)
+@small_call_fast_path(_core.mae_fast)
+@sklearn_signature
 def mean_absolute_error(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
     multioutput: Any = "uniform_average", num_threads: Threads = None,
@@ -411,7 +415,7 @@ def mean_squared_log_error(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
     multioutput: Literal["uniform_average"] | OutputWeights = ..., num_threads: Threads = ...,
 ) -> float: ...
-@sklearn_binding()
+@sklearn_signature
 def mean_squared_log_error(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
     multioutput: Any = "uniform_average", num_threads: Threads = None,
@@ -470,7 +474,7 @@ def root_mean_squared_log_error(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
     multioutput: Literal["uniform_average"] | OutputWeights = ..., num_threads: Threads = ...,
 ) -> float: ...
-@sklearn_binding()
+@sklearn_signature
 def root_mean_squared_log_error(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
     multioutput: Any = "uniform_average", num_threads: Threads = None,
@@ -561,7 +565,7 @@ def r2_score(
     multioutput: Literal["uniform_average", "variance_weighted"] | OutputWeights | None = ...,
     force_finite: bool = ..., num_threads: Threads = ...,
 ) -> float: ...
-@sklearn_binding()
+@sklearn_signature
 def r2_score(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
     multioutput: Any = "uniform_average", force_finite: bool = True, num_threads: Threads = None,
@@ -619,7 +623,7 @@ def r2_score(
         t.locate_nonfinite()
         t.check_weights_not_all_zero()
         return _warn_r2_undefined()
-    r = reduce(t, SUMS_R2, num_threads)
+    r = run_pass(t, SUMS_R2, num_threads)
     num, den = r.r2_parts()
     return assemble_fraction(num, den, t.multioutput, bool(force_finite), t.dtype)
 
@@ -635,7 +639,7 @@ def explained_variance_score(
     multioutput: Literal["uniform_average", "variance_weighted"] | OutputWeights = ...,
     force_finite: bool = ..., num_threads: Threads = ...,
 ) -> float: ...
-@sklearn_binding()
+@sklearn_signature
 def explained_variance_score(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
     multioutput: Any = "uniform_average", force_finite: bool = True, num_threads: Threads = None,
@@ -680,7 +684,7 @@ def explained_variance_score(
         force_finite=force_finite,
     )
     t = check_reg_targets(y_true, y_pred, sample_weight, multioutput)
-    r = reduce(t, SUMS_ALL, num_threads)
+    r = run_pass(t, SUMS_ALL, num_threads)
     num, den = r.explained_variance_parts()
     return assemble_fraction(num, den, t.multioutput, bool(force_finite), t.dtype)
 
@@ -692,7 +696,7 @@ def round_max_error(value: float, dtype: np.dtype) -> float:
     return float(value)
 
 
-@sklearn_binding()
+@sklearn_signature
 def max_error(y_true: ArrayLike, y_pred: ArrayLike, *, num_threads: Threads = None) -> float:
     """Maximum absolute residual, drop-in for :func:`sklearn.metrics.max_error`.
 
@@ -726,7 +730,7 @@ def max_error(y_true: ArrayLike, y_pred: ArrayLike, *, num_threads: Threads = No
     if t.n_outputs > 1:
         t.locate_nonfinite()  # sklearn's NaN check comes first
         raise ValueError("Multioutput not supported in max_error")
-    r = reduce(t, _core.MAX_ABS, num_threads)
+    r = run_pass(t, _core.MAX_ABS, num_threads)
     dtype = np.result_type(t.checked[0].message_dtype, t.checked[1].message_dtype)
     return round_max_error(float(r.max_abs()[0]), dtype)
 

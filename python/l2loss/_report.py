@@ -13,10 +13,16 @@ from ._metrics import (
     _warn_r2_undefined,
     aggregate,
     assemble_fraction,
-    reduce,
     round_max_error,
+    run_pass,
 )
-from ._validation import MULTIOUTPUT_OPTIONS, check_bool, check_reg_targets, sklearn_binding, validate_params
+from ._validation import (
+    MULTIOUTPUT_OPTIONS,
+    check_bool,
+    check_reg_targets,
+    sklearn_signature,
+    validate_params,
+)
 
 if TYPE_CHECKING:
     from ._metrics import ArrayLike, OutputWeights, Threads
@@ -130,7 +136,7 @@ class RegressionReport:
         return f"<table><caption>{caption}</caption>{rows}</table>"
 
 
-@sklearn_binding()
+@sklearn_signature
 def regression_report(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
     multioutput: Literal["raw_values", "uniform_average"] | OutputWeights = "uniform_average",
@@ -177,8 +183,8 @@ def regression_report(
     )
     check_bool("exact", exact)
     t = check_reg_targets(y_true, y_pred, sample_weight, multioutput)
-    r = reduce(t, SUMS_ALL, num_threads)
-    exact_state = reduce(t, _core.SUM_SQ_EXACT, num_threads) if exact else None
+    r = run_pass(t, SUMS_ALL, num_threads)
+    exact_state = run_pass(t, _core.SUM_SQ_EXACT, num_threads) if exact else None
     return report_from_state(r, t.multioutput, t.dtype, exact_state)
 
 

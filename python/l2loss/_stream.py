@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._metrics import SUMS_ALL, reduce, threads_arg
+from ._metrics import SUMS_ALL, run_pass, threads_arg
 from ._report import RegressionReport, report_from_state
 from ._validation import (
     MULTIOUTPUT_OPTIONS,
@@ -58,7 +58,7 @@ _DTYPE_CODES = {"e": 1, "f": 2, "d": 3, "g": 4}
 _HEADER = struct.Struct("<4sBBBI")  # magic, version, dtype code, flags, n_outputs (0: not yet known)
 _LENGTH = struct.Struct("<Q")  # byte length of the main state, which the exact state follows
 _CRC = struct.Struct("<I")
-# Inside a serialized Reduction (cpp/src/state.cpp): the flags byte (bit 0: weighted), the
+# Inside a serialized ReduceResult (cpp/src/state.cpp): the flags byte (bit 0: weighted), the
 # row and column counts, and the weight superaccumulator (sign, lowest digit, digit count,
 # then 4-byte digits, the top one of 8 bytes).
 _STATE_FLAGS, _STATE_SHAPE, _STATE_WEIGHT = 5, slice(16, 32), 32
@@ -98,7 +98,7 @@ class _Part:
 
 
 def _weight_field(state_bytes: memoryview) -> memoryview:
-    """The encoded weight sum of a serialized Reduction (possibly cut short when truncated)."""
+    """The encoded weight sum of a serialized ReduceResult (possibly cut short when truncated)."""
     head = bytes(state_bytes[_STATE_WEIGHT : _STATE_WEIGHT + 3])
     if len(head) < 3:
         return state_bytes[_STATE_WEIGHT:]
@@ -239,10 +239,10 @@ class RegressionAccumulator:
             raise ValueError(
                 f"y_true and y_pred have {t.n_outputs} output(s) but this accumulator has {known}"
             )
-        batch = reduce(t, SUMS_ALL, self._num_threads, check_weight_sum=False)
-        exact_batch = (
-            reduce(t, _core.SUM_SQ_EXACT, self._num_threads, check_weight_sum=False) if self._exact else None
-        )
+        batch = run_pass(t, SUMS_ALL, self._num_threads, check_weight_sum=False)
+        exact_batch = None
+        if self._exact:
+            exact_batch = run_pass(t, _core.SUM_SQ_EXACT, self._num_threads, check_weight_sum=False)
         nonzero = (
             t.sample_weight is None or not batch.weight_sum_is_zero() or bool(np.any(t.sample_weight != 0))
         )
@@ -285,7 +285,7 @@ class RegressionAccumulator:
                 n_outputs = part.n_outputs if n_outputs is None else n_outputs
             state, exact_state = self._state, self._exact_state
             with_data = [part for part in parts if part.state is not None]
-            # Reduction.merge is atomic, so a single merge into a lone state can be in place;
+            # ReduceResult.merge is atomic, so a single merge into a lone state can be in place;
             # anything more (two states, or several parts) is merged into copies first, so
             # that a failure in the last merge leaves this accumulator untouched.
             in_place = len(with_data) == 1 and exact_state is None
@@ -933,7 +933,7 @@ class RegressionAccumulator:
                     "corrupted RegressionAccumulator bytes "
                     "(the exact state's rows or weights differ from the main state's)"
                 )
-        state = _core.Reduction.from_bytes(bytes(main))
+        state = _core.ReduceResult.from_bytes(bytes(main))
         if state.sums != SUMS_ALL or state.n_cols != n_outputs or state.n_rows < 1:
             raise ValueError("corrupted RegressionAccumulator bytes (state does not match header)")
         # An unweighted state (every batch unweighted) has seen a non-zero weight; a state
@@ -942,7 +942,7 @@ class RegressionAccumulator:
             raise ValueError("corrupted RegressionAccumulator bytes (weight flags do not match the state)")
         exact_state = None
         if exact:
-            exact_state = _core.Reduction.from_bytes(bytes(tail))
+            exact_state = _core.ReduceResult.from_bytes(bytes(tail))
             if exact_state.sums != _core.SUM_SQ_EXACT:
                 raise ValueError("corrupted RegressionAccumulator bytes (exact state does not match)")
         acc._state, acc._exact_state = state, exact_state

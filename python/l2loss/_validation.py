@@ -35,7 +35,8 @@ __all__ = [
     "check_num_threads",
     "check_reg_targets",
     "sklearn_assume_finite",
-    "sklearn_binding",
+    "sklearn_signature",
+    "small_call_fast_path",
     "sklearn_compatible",
     "user_stacklevel",
 ]
@@ -43,40 +44,57 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def sklearn_binding(fast: Callable[[Any, Any, int], Any] | None = None) -> Callable[[F], F]:
-    """Give a public function sklearn's argument-binding errors, and an optional fast path.
+def sklearn_signature(func: F) -> F:
+    """Give a public function sklearn's argument-binding errors and result namespace.
 
     sklearn binds arguments with ``inspect.Signature.bind``, so its messages read "too
     many positional arguments" or "got an unexpected keyword argument 'squared'" rather
     than Python's own wording. The wrapper only consults the signature after a TypeError
-    (binding costs ~1 us; the fast path must stay near 1 us in total). ``fast(y_true,
-    y_pred, num_threads)`` handles the plainest call -- two positional arrays, at most a
-    ``num_threads`` keyword -- or returns None.
+    (binding costs ~1 us). A ``raw_values`` array comes back in ``y_pred``'s array
+    namespace under sklearn's array API dispatch.
+    """
+    sig = inspect.signature(func)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = func(*args, **kwargs)
+        except TypeError:
+            try:
+                sig.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(str(exc)) from None
+            raise
+        if type(result) is np.ndarray:  # raw_values: sklearn's array API dispatch rule
+            result = to_namespace_of(result, args[1] if len(args) > 1 else kwargs.get("y_pred"))
+        return result
+
+    return wrapper  # type: ignore[return-value]
+
+
+def small_call_fast_path(fast: Callable[[Any, Any, int], Any]) -> Callable[[F], F]:
+    """Route the plainest calls straight to a C++ fast path, everything else to `general`.
+
+    ``fast(y_true, y_pred, num_threads)`` (``_core.mse_fast`` and friends) takes two
+    positional arrays and at most keywords spelled at their defaults plus a valid
+    ``num_threads`` (see ``_fast_threads``); it returns the result, or None to decline
+    (any other array type, dtype, shape, a non-finite value ...), and then the general
+    path -- validation, sklearn's errors, the general kernels -- runs as if the fast path
+    did not exist. Kept outermost so a small call costs one Python frame (~1 us in all).
     """
 
-    def decorate(func: F) -> F:
-        sig = inspect.signature(func)
-        own = frozenset(sig.parameters)  # a keyword func lacks must reach func (and fail there)
+    def decorate(general: F) -> F:
+        own = frozenset(inspect.signature(general).parameters)  # a keyword general lacks must reach it
 
-        @functools.wraps(func)
+        @functools.wraps(general)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if fast is not None and len(args) == 2:
+            if len(args) == 2:
                 threads = _fast_threads(kwargs, own) if kwargs else 0  # 0: the engine's default
                 if threads is not None:
                     value = fast(args[0], args[1], threads)
                     if value is not None:
                         return value
-            try:
-                result = func(*args, **kwargs)
-            except TypeError:
-                try:
-                    sig.bind(*args, **kwargs)
-                except TypeError as exc:
-                    raise TypeError(str(exc)) from None
-                raise
-            if type(result) is np.ndarray:  # raw_values: sklearn's array API dispatch rule
-                result = to_namespace_of(result, args[1] if len(args) > 1 else kwargs.get("y_pred"))
-            return result
+            return general(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
 

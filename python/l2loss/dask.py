@@ -10,7 +10,7 @@ bits** the in-memory function returns on the same data, whatever the chunking, t
 order or the number of workers.
 
 How: every row block becomes a small exact state (the engine's integer
-superaccumulators, serialised with ``Reduction.to_bytes``: ~100 bytes for MSE, a few
+superaccumulators, serialised with ``ReduceResult.to_bytes``: ~100 bytes for MSE, a few
 hundred per output for the report), the states are merged with Dask's tree reduction,
 and the metric is finalised from the merged state by the same code as the in-memory
 function. Merging is integer addition, so the result cannot depend on the tree. Only
@@ -91,7 +91,7 @@ from ._validation import (
     check_bool,
     check_multioutput,
     num_samples,
-    sklearn_binding,
+    sklearn_signature,
     validate_params,
     working_dtype,
 )
@@ -159,7 +159,7 @@ class _Plan:
 class _Partial(NamedTuple):
     """The exact summary of some rows: what travels between workers."""
 
-    states: tuple[bytes, ...]  # _core.Reduction.to_bytes() per engine pass; () when there are no rows
+    states: tuple[bytes, ...]  # _core.ReduceResult.to_bytes() per engine pass; () when there are no rows
     rows: tuple[int, ...]  # rows of y_true, y_pred[, sample_weight] seen (checks unknown chunk sizes)
     nonfinite: int  # bit 2*i: input i has a NaN, bit 2*i+1: an infinity (after conversion)
     nonzero_weight: bool  # some weight is non-zero (or there are no weights)
@@ -219,7 +219,7 @@ def _merge(parts: Iterator[_Partial]) -> _Partial:
     nonfinite, nonzero, misaligned = 0, False, False
     for p in parts:
         if p.states:
-            rs = [_core.Reduction.from_bytes(b) for b in p.states]
+            rs = [_core.ReduceResult.from_bytes(b) for b in p.states]
             if not states:
                 states = rs
             else:
@@ -269,7 +269,7 @@ def _finalize(plan: _Plan, block: Any) -> Any:
     if plan.weighted and not p.nonzero_weight:
         raise ValueError(_ALL_ZERO_WEIGHTS)
     assert p.states, "no rows: rejected from the shapes, or above"
-    rs = [_core.Reduction.from_bytes(b) for b in p.states]
+    rs = [_core.ReduceResult.from_bytes(b) for b in p.states]
     if plan.metric.undefined_below_two and rs[0].n_rows < 2:
         return _warn_r2_undefined()
     if plan.weighted and rs[0].weight_sum_is_zero():
@@ -598,7 +598,7 @@ _REPORT = _with_exact(_Metric("regression_report", _regression_report, (SUMS_ALL
 @_document("Mean squared error of Dask inputs, exact (see :func:`l2loss.mean_squared_error`).",
            "float or ndarray of shape (n_outputs,)",
            "l2loss.dask.mean_squared_error(dy, dp) == l2loss.mean_squared_error(y, p)\n    True", exact=True)
-@sklearn_binding()
+@sklearn_signature
 def mean_squared_error(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
     num_threads: int | None = None, exact: bool = False, split_every: int | None = None, compute: bool = True,
@@ -611,7 +611,7 @@ def mean_squared_error(
            "float or ndarray of shape (n_outputs,)",
            "l2loss.dask.root_mean_squared_error(dy, dp, multioutput='raw_values').tolist()\n    [0.5, 1.0]",
            exact=True)
-@sklearn_binding()
+@sklearn_signature
 def root_mean_squared_error(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
     num_threads: int | None = None, exact: bool = False, split_every: int | None = None, compute: bool = True,
@@ -623,7 +623,7 @@ def root_mean_squared_error(
 @_document("Mean absolute error of Dask inputs (see :func:`l2loss.mean_absolute_error`).",
            "float or ndarray of shape (n_outputs,)",
            "l2loss.dask.mean_absolute_error(dy, dp, sample_weight=np.arange(6.0))\n    0.75")
-@sklearn_binding()
+@sklearn_signature
 def mean_absolute_error(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
     num_threads: int | None = None, split_every: int | None = None, compute: bool = True,
@@ -637,7 +637,7 @@ def mean_absolute_error(
            "mo = 'variance_weighted'; l2loss.dask.r2_score(dy, dp, multioutput=mo) == "
            "l2loss.r2_score(y, p, multioutput=mo)\n    True",
            weights="'raw_values', 'uniform_average', 'variance_weighted'", extra=_FORCE_FINITE)
-@sklearn_binding()
+@sklearn_signature
 def r2_score(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
     force_finite: bool = True, num_threads: int | None = None, split_every: int | None = None,
@@ -652,7 +652,7 @@ def r2_score(
            "float or ndarray of shape (n_outputs,)",
            "l2loss.dask.explained_variance_score(dy, dp) == l2loss.explained_variance_score(y, p)\n    True",
            weights="'raw_values', 'uniform_average', 'variance_weighted'", extra=_FORCE_FINITE)
-@sklearn_binding()
+@sklearn_signature
 def explained_variance_score(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
     force_finite: bool = True, num_threads: int | None = None, split_every: int | None = None,
@@ -665,7 +665,7 @@ def explained_variance_score(
 
 @_document("Largest absolute residual of Dask inputs (see :func:`l2loss.max_error`).", "float",
            "l2loss.dask.max_error(dy[:, 0], dp[:, 0])\n    0.5", weights=None)
-@sklearn_binding()
+@sklearn_signature
 def max_error(
     y_true: Any, y_pred: Any, *, num_threads: int | None = None, split_every: int | None = None,
     compute: bool = True,
@@ -678,7 +678,7 @@ def max_error(
            "RegressionReport",
            "rep = l2loss.dask.regression_report(dy, dp); (rep.mse, rep.max_error, rep.n_samples)\n"
            "    (0.625, 1.0, 6)", exact=True)
-@sklearn_binding()
+@sklearn_signature
 def regression_report(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average",
     num_threads: int | None = None, exact: bool = False, split_every: int | None = None, compute: bool = True,
