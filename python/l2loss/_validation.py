@@ -549,16 +549,10 @@ def check_reg_targets(
             arr = _to_array(x, dtype)
         except Exception as exc:
             raise fail(_unreadable(name, x, exc)) from None
-        _check_dims(arr, fail)
+        check_target_dims(arr, fail)
         msg_dtype = arr.dtype if dtype is None else dtype
         checked.append(_Checked(_for_kernel(arr), msg_dtype))
-        _check_samples(arr, fail)
-        if arr.ndim == 2 and arr.shape[1] < 1:
-            raise fail(
-                ValueError(
-                    f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required."
-                )
-            )
+        check_target_size(arr, fail)
         arrays.append(arr)
 
     weights = None
@@ -570,13 +564,7 @@ def check_reg_targets(
             w = _to_array(sample_weight, w_dtype)
         except Exception as exc:
             raise fail(_unreadable("sample_weight", sample_weight, exc)) from None
-        if w.ndim != 1:
-            raise fail(
-                ValueError(
-                    f"Sample weights must be 1D array or scalar, got {w.ndim}D array. "
-                    f"Expected either a scalar value or a 1D array of length {arrays[0].shape[0]}."
-                )
-            )
+        check_weight_dims(w, arrays[0].shape[0], fail)
         weights = _for_kernel(w)
         checked.append(_Checked(weights, w_dtype, "sample_weight"))
 
@@ -593,10 +581,7 @@ def check_reg_targets(
             return ValueError("Sample weights must contain at least one non-zero number.")
         return exc
 
-    if yt.shape[1] != yp.shape[1]:
-        raise fail_late(
-            ValueError(f"y_true and y_pred have different number of output ({yt.shape[1]}!={yp.shape[1]})")
-        )
+    check_n_outputs(yt.shape[1], yp.shape[1], fail_late)
     mo = check_multioutput(multioutput, yt.shape[1], fail_late)
     out_dtype = dtype if dtype is not None else np.dtype(np.float64)
     if weights is not None:
@@ -604,16 +589,45 @@ def check_reg_targets(
     return Targets(yt, yp, weights, mo, out_dtype, checked)
 
 
-def _check_dims(arr: np.ndarray, fail: Any) -> None:
+# sklearn's shape rules for y_true, y_pred and sample_weight, each stated once. The
+# in-memory intake (check_reg_targets) and the Dask intake (dask._prepare, on chunk
+# metadata: anything with .ndim and .shape) call them in the same order -- per target:
+# dims, then size; then the weights' dims; then the output counts -- and hand every
+# error to `fail`, which lets an earlier input's NaN take precedence as in sklearn.
+
+
+def check_target_dims(arr: Any, fail: Any) -> None:
     if arr.ndim >= 3:
         raise fail(ValueError(f"Found array with dim {arr.ndim}, while dim <= 2 is required."))
 
 
-def _check_samples(arr: np.ndarray, fail: Any) -> None:
+_AT_LEAST_ONE = "while a minimum of 1 is required."
+
+
+def check_samples(arr: Any, fail: Any) -> None:
     if arr.shape[0] < 1:
+        raise fail(ValueError(f"Found array with 0 sample(s) (shape={arr.shape}) {_AT_LEAST_ONE}"))
+
+
+def check_target_size(arr: Any, fail: Any) -> None:
+    check_samples(arr, fail)
+    if arr.ndim == 2 and arr.shape[1] < 1:
+        raise fail(ValueError(f"Found array with 0 feature(s) (shape={arr.shape}) {_AT_LEAST_ONE}"))
+
+
+def check_weight_dims(w: Any, n_rows: int, fail: Any) -> None:
+    if w.ndim != 1:
         raise fail(
-            ValueError(f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required.")
+            ValueError(
+                f"Sample weights must be 1D array or scalar, got {w.ndim}D array. "
+                f"Expected either a scalar value or a 1D array of length {n_rows}."
+            )
         )
+
+
+def check_n_outputs(n_true: int, n_pred: int, fail: Any) -> None:
+    if n_true != n_pred:
+        raise fail(ValueError(f"y_true and y_pred have different number of output ({n_true}!={n_pred})"))
 
 
 def check_multioutput(multioutput: Any, n_outputs: int, fail: Any = None) -> Any:
@@ -628,13 +642,13 @@ def check_multioutput(multioutput: Any, n_outputs: int, fail: Any = None) -> Any
         mo = _to_array(multioutput, None)
     except Exception as exc:
         raise fail(exc) from None
-    _check_dims(mo, fail)
+    check_target_dims(mo, fail)
     if not sklearn_assume_finite():
         try:
             assert_all_finite(mo)
         except ValueError as exc:
             raise fail(exc) from None
-    _check_samples(mo, fail)
+    check_samples(mo, fail)
     if n_outputs == 1:
         raise fail(ValueError("Custom weights are useful only in multi-output cases."))
     if n_outputs != mo.shape[0]:

@@ -90,6 +90,10 @@ from ._validation import (
     assert_all_finite,
     check_bool,
     check_multioutput,
+    check_n_outputs,
+    check_target_dims,
+    check_target_size,
+    check_weight_dims,
     num_samples,
     sklearn_signature,
     validate_params,
@@ -396,28 +400,18 @@ def _prepare(
     arrays, lengths_known = _dask_inputs(y_true, y_pred, sample_weight)
     checked: list[_Checked] = []
     fail = functools.partial(_fail, checked)
+    # The in-memory intake's shape rules, in its order (_validation.check_target_dims ...).
     for x in arrays[:2]:
-        if x.ndim >= 3:
-            raise fail(ValueError(f"Found array with dim {x.ndim}, while dim <= 2 is required."))
+        check_target_dims(x, fail)
         numeric_dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
         checked.append(_Checked(x, dtype, "", dtype if dtype is not None else numeric_dtype))
-        minimum = "while a minimum of 1 is required."
-        if x.shape[0] == 0:
-            raise fail(ValueError(f"Found array with 0 sample(s) (shape={x.shape}) {minimum}"))
-        if x.ndim == 2 and x.shape[1] < 1:
-            raise fail(ValueError(f"Found array with 0 feature(s) (shape={x.shape}) {minimum}"))
+        check_target_size(x, fail)
     w_dtype = dtype if dtype is not None and dtype.itemsize >= 4 else np.dtype(np.float64)
     if len(arrays) == 3:
-        if arrays[2].ndim != 1:
-            raise fail(ValueError(
-                f"Sample weights must be 1D array or scalar, got {arrays[2].ndim}D array. "
-                f"Expected either a scalar value or a 1D array of length {arrays[0].shape[0]}."
-            ))
+        check_weight_dims(arrays[2], arrays[0].shape[0], fail)
         checked.append(_Checked(arrays[2], w_dtype, "sample_weight", w_dtype))
     n_true, n_pred = (x.shape[1] if x.ndim == 2 else 1 for x in arrays[:2])
-    if n_true != n_pred:
-        raise fail(ValueError(f"y_true and y_pred have different number of output ({n_true}!={n_pred})"),
-                   late=True)
+    check_n_outputs(n_true, n_pred, functools.partial(fail, late=True))
     if metric.name == "root_mean_squared_error" and not isinstance(multioutput, str):
         mo = UnvalidatedWeights(multioutput)  # sklearn 1.9's RMSE leaves it to numpy.average
     else:
