@@ -12,7 +12,7 @@ from fractions import Fraction
 import l2loss
 import numpy as np
 import pytest
-from conftest import THREAD_COUNTS, bits
+from _support import THREAD_COUNTS, bits
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 BF16 = np.dtype(ml_dtypes.bfloat16)

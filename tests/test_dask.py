@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import bits
+from _support import bits
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -7,7 +7,7 @@ import math
 import l2loss
 import numpy as np
 import pytest
-from conftest import exact_sum, terms_sq
+from _support import exact_sum, terms_sq
 from l2loss import _core
 
 

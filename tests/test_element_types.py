@@ -21,7 +21,7 @@ import warnings
 import l2loss
 import numpy as np
 import pytest
-from conftest import bits
+from _support import bits
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 BF16 = np.dtype(ml_dtypes.bfloat16)

@@ -14,7 +14,7 @@ from fractions import Fraction
 import l2loss
 import numpy as np
 import pytest
-from conftest import THREAD_COUNTS, bits
+from _support import THREAD_COUNTS, bits
 from l2loss import RegressionAccumulator
 
 

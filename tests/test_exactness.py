@@ -1,6 +1,6 @@
 """The engine returns the correctly rounded value of exact sums, on every ISA path.
 
-Oracle: integer-scaled exact sums in Python (conftest.exact_sum) over terms computed in
+Oracle: integer-scaled exact sums in Python (_support.exact_sum) over terms computed in
 Python floats -- no code shared with the engine -- and math.fsum as a cross-check.
 """
 
@@ -11,7 +11,7 @@ import math
 import l2loss
 import numpy as np
 import pytest
-from conftest import TAIL_SIZES, THREAD_SIZES, exact_sum, terms_sq
+from _support import TAIL_SIZES, THREAD_SIZES, exact_sum, terms_sq
 
 DTYPE_PAIRS = [
     (np.float64, np.float64),

@@ -9,7 +9,7 @@ from fractions import Fraction
 import l2loss
 import numpy as np
 import pytest
-from conftest import THREAD_COUNTS, bits, exact_sum, terms_sq
+from _support import THREAD_COUNTS, bits, exact_sum, terms_sq
 from l2loss import _core
 
 # The binned kernel flushes every 1024 steps of 2 vectors per lane: 8192 rows on the

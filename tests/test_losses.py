@@ -13,7 +13,7 @@ from fractions import Fraction
 import l2loss
 import numpy as np
 import pytest
-from conftest import THREAD_COUNTS, bits, exact_sum, terms_sq
+from _support import THREAD_COUNTS, bits, exact_sum, terms_sq
 from l2loss import _core
 
 X4 = np.array([2.5, 0.0, 2.0, 8.0])

@@ -16,7 +16,7 @@ from fractions import Fraction
 import l2loss
 import numpy as np
 import pytest
-from conftest import THREAD_COUNTS, bits, exact_sum, terms_sq
+from _support import THREAD_COUNTS, bits, exact_sum, terms_sq
 
 SIZES = (15, 16, 511, 512, 513, 1023, 1024, 1025, 4097, 50_001)
 

@@ -11,7 +11,7 @@ from fractions import Fraction
 import l2loss
 import numpy as np
 import pytest
-from conftest import THREAD_COUNTS, bits, exact_sum
+from _support import THREAD_COUNTS, bits, exact_sum
 
 
 def oracle_r2(y: np.ndarray, p: np.ndarray, w: np.ndarray | None) -> float:

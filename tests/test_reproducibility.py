@@ -1,6 +1,6 @@
 """Bitwise reproducibility: the same bits for any thread count, ISA path and memory layout.
 
-Compared with ``==`` on the IEEE bits (conftest.bits), never with isclose.
+Compared with ``==`` on the IEEE bits (_support.bits), never with isclose.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import l2loss
 import numpy as np
 import pytest
-from conftest import ALL_ISAS, THREAD_COUNTS, bits
+from _support import ALL_ISAS, THREAD_COUNTS, bits
 from l2loss import _core
 
 N = 3 * 65536 + 13  # large enough that 2, 3 and 7 threads all really split the rows

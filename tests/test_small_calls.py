@@ -17,7 +17,7 @@ import l2loss
 import numpy as np
 import pytest
 import sklearn.metrics as skm
-from conftest import TAIL_SIZES, THREAD_COUNTS, bits, exact_sum, terms_sq
+from _support import TAIL_SIZES, THREAD_COUNTS, bits, exact_sum, terms_sq
 from l2loss import _core
 
 SIZES = TAIL_SIZES + (1000, 65537)

@@ -24,7 +24,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 import sklearn.metrics as skm
-from conftest import bits
+from _support import bits
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from l2loss import RegressionAccumulator, _core

@@ -12,7 +12,7 @@ import warnings
 import l2loss
 import numpy as np
 import pytest
-from conftest import bits
+from _support import bits
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from l2loss import RegressionAccumulator

@@ -18,7 +18,7 @@ import l2loss._stream
 import numpy as np
 import pytest
 import sklearn.metrics as skm
-from conftest import bits
+from _support import bits
 from l2loss import RegressionAccumulator
 
 FIELDS = ("mse", "rmse", "mae", "r2", "explained_variance", "max_error", "mean_error")

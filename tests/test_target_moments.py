@@ -18,7 +18,7 @@ from fractions import Fraction
 import l2loss
 import numpy as np
 import pytest
-from conftest import ALL_ISAS, THREAD_COUNTS, bits
+from _support import ALL_ISAS, THREAD_COUNTS, bits
 from l2loss import RegressionAccumulator, _core
 from l2loss._metrics import SUMS_ALL
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 import sklearn.metrics as skm
-from conftest import bits
+from _support import bits
 
 torch = pytest.importorskip("torch")
 

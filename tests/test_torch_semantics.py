@@ -2,7 +2,7 @@
 
 Oracles: torch.nn.functional.mse_loss / torch.nn.MSELoss themselves (values, dtypes,
 shapes, warnings, errors), and the exact sum of the per-element terms with Python
-integers (conftest.exact_sum) rounded once.
+integers (_support.exact_sum) rounded once.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from conftest import bits, exact_sum, terms_sq
+from _support import bits, exact_sum, terms_sq
 
 torch = pytest.importorskip("torch")
 
