@@ -24,6 +24,7 @@ from typing import Any, Callable
 import l2loss
 import numpy as np
 import pytest
+from _support import timing_sensitive
 from l2loss import _core
 
 N_WORKERS = 8
@@ -267,6 +268,7 @@ def gil_release_speedup(
     "metric",
     ["mean_squared_log_error", "mean_squared_error", "root_mean_squared_error", "mean_absolute_error"],
 )
+@timing_sensitive()
 def test_python_thread_runs_during_a_long_call(metric: str) -> None:
     """A load-independent check that the GIL is released (no wall-clock ratio): a pure-Python
     thread makes progress during one long single-threaded l2loss call.

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _support import bits
+from _support import bits, timing_sensitive
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -463,6 +463,7 @@ def _slow(block: np.ndarray) -> np.ndarray:
     return block
 
 
+@timing_sensitive()
 def test_worker_killed_mid_computation(client: Any) -> None:
     y, p, w = make(40_000, 0, np.float64, 19)
     dy = da.from_array(y, chunks=2000).map_blocks(_slow, dtype=y.dtype)  # 20 blocks x 0.15 s

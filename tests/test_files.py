@@ -14,6 +14,7 @@ from pathlib import Path
 import l2loss
 import numpy as np
 import pytest
+from _support import timing_sensitive
 from l2loss import FileFormatError, evaluate_files
 
 N = 20_011
@@ -190,6 +191,7 @@ def _big_pair(tmp_path: Path, n: int) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
+@timing_sensitive()
 def test_memory_stays_bounded_on_large_npy(tmp_path) -> None:
     # 2 x 256 MB of memory-mapped input; resident memory must stay near the chunk size.
     n = 32 * 1024 * 1024
@@ -225,6 +227,7 @@ def _wait_until_mapped(pid: int, path: Path, timeout: float) -> None:
     time.sleep(1.5)
 
 
+@timing_sensitive()
 def test_ctrl_c_stops_promptly(tmp_path) -> None:
     n = 8 * 1024 * 1024
     y, p = _big_pair(tmp_path, n)

@@ -36,6 +36,7 @@ from typing import Any
 import l2loss
 import numpy as np
 import pytest
+from _support import timing_sensitive
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -1446,6 +1447,7 @@ def _assert_flat(start: int, end: int, calls: int, elapsed: float, bound_mb: flo
     assert growth < bound_mb, f"RSS grew by {growth:.1f} MiB over {calls} calls"
 
 
+@timing_sensitive()
 def test_rss_flat_over_many_api_calls() -> None:
     _assert_flat(*_leak_run(LEAK_CALLS), bound_mb=8)
 
@@ -1456,6 +1458,7 @@ def test_rss_flat_over_a_million_api_calls() -> None:
     _assert_flat(*_leak_run(1_000_000), bound_mb=8)
 
 
+@timing_sensitive()
 def test_rss_flat_over_serialization_round_trips() -> None:
     rng = np.random.default_rng(4)
     acc = l2loss.RegressionAccumulator()

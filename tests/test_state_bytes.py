@@ -24,7 +24,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 import sklearn.metrics as skm
-from _support import bits
+from _support import bits, timing_sensitive
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from l2loss import RegressionAccumulator, _core
@@ -278,6 +278,7 @@ _PROBE = textwrap.dedent(
 
 @pytest.mark.parametrize("kind", ["garbage columns", "trailing byte", "exact spliced"])
 @pytest.mark.parametrize("mib", [1, 4])
+@timing_sensitive()
 def test_crafted_blob_costs_memory_of_the_order_of_its_size(kind: str, mib: int) -> None:
     """Issue #14 defect 3: a 1 MiB blob declaring 13k columns cost +125 MiB of peak RSS before
     the ValueError (a column is ~9 KB in memory and 76 bytes on the wire); 64 MiB cost 8 GiB."""
