@@ -6,14 +6,21 @@ fixtures stay in conftest.py, where pytest finds them."""
 from __future__ import annotations
 
 import functools
+import inspect
+import math
+import os
 import struct
 import subprocess
+import warnings
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 from typing import Any, TypeVar
 
+import l2loss
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
+from l2loss import _core
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,6 +55,79 @@ def terms_sq(y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray | None = None
 def bits(x: float) -> bytes:
     """The IEEE bits of a double, for equality that cannot hide -0.0 vs 0.0 or NaN payloads."""
     return struct.pack("<d", float(x))
+
+
+# ---- the property and hardening suites: hypothesis profiles, the slow gate, metric lists ----
+
+
+_SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile(
+    "l2loss-hardening-default", max_examples=100, deadline=None, suppress_health_check=_SUPPRESS
+)
+settings.register_profile("long", max_examples=3000, deadline=None, suppress_health_check=_SUPPRESS)
+# "small": the sanitizer step of CI (tests/sanitize.sh --reduced), where every example is ~10x slower.
+settings.register_profile(
+    "l2loss-hardening-small", max_examples=25, deadline=None, suppress_health_check=_SUPPRESS
+)
+_PROFILE = {"long": "long", "small": "l2loss-hardening-small"}.get(
+    os.environ.get("HYPOTHESIS_PROFILE", ""), "l2loss-hardening-default"
+)
+PROPERTY = settings(settings.get_profile(_PROFILE))
+
+
+
+METRICS = (
+    "mean_squared_error",
+    "root_mean_squared_error",
+    "mean_absolute_error",
+    "mean_squared_log_error",
+    "root_mean_squared_log_error",
+    "r2_score",
+    "explained_variance_score",
+    "max_error",
+)
+MEAN_METRICS = METRICS[:5]
+HAS_EXACT = "exact" in inspect.signature(l2loss.mean_squared_error).parameters
+ISAS = tuple(_core.supported_isas())
+
+
+# ---- oracles and call recording shared by the property, bad-input and scale tests ----
+
+
+def to_double(q: Fraction) -> float:
+    try:
+        return float(q)  # int / int true division: correctly rounded, subnormals included
+    except OverflowError:
+        return math.inf if q > 0 else -math.inf
+
+
+def log1p_diff(y: float, p: float) -> float:
+    """The engine's MSLE difference (log1p_pair in cpp/src/kernel_body.inc), replayed in
+    Python floats: log((1 + p) / (1 + y)) with the ratio in double-double; the FMA is a
+    correctly rounded Fraction, math.log1p/math.log are the same libm calls."""
+    a = 1.0 + p
+    ae = (1.0 - (a - p)) + (p - (a - (a - p)))
+    b = 1.0 + y
+    be = (1.0 - (b - y)) + (y - (b - (b - y)))
+    q = a / b if b > 0.0 and math.isfinite(a) else math.nan
+    if not (2.0**-1000 < q < 2.0**1000):
+        return math.log1p(p) - math.log1p(y)
+    q_lo = (float(Fraction(a) - Fraction(q) * Fraction(b)) + ae - q * be) / b
+    if 0.5 <= q <= 2.0:
+        r = q - 1.0
+        s = r + q_lo
+        e = (r - (s - (s - r))) + (q_lo - (s - r))
+        return math.log1p(s) + e / (1.0 + s)
+    return math.log(q) + q_lo / q
+
+
+def call(fn, *args, **kwargs) -> tuple[str, Any, list[type]]:
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        try:
+            return "ok", fn(*args, **kwargs), [w.category for w in rec]
+        except Exception as exc:  # noqa: BLE001 - classified by the caller
+            return "err", exc, [w.category for w in rec]
 
 
 def timing_sensitive(attempts: int = 3) -> Callable[[F], F]:

@@ -74,7 +74,7 @@ export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1"
 UBSAN_EXTRA=""
 # UBSan suppressions for recorded, still-open findings ("check:file", space-separated).
 # None at present. The one finding so far -- misaligned loads/stores in the scalar kernel
-# for unaligned NumPy views (reproducer: test_hardening.py::test_unaligned_buffers_on_every_isa),
+# for unaligned NumPy views (reproducer: test_out_buffers.py::test_unaligned_buffers_on_every_isa),
 # suppressed meanwhile as "alignment:kernels_scalar.cpp" -- was fixed in caa005e + a65e834.
 KNOWN_UBSAN=""
 if [ "${SANITIZE_SUPPRESS_KNOWN:-0}" = 1 ] && [ -n "$KNOWN_UBSAN" ]; then
@@ -98,13 +98,15 @@ if [ "$REDUCED" = 1 ]; then
   export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-small}"
   # The memory-safety regressions (issue 14) are all in: every element type through the
   # target-moments rerun (bfloat16 over-read), the state bytes, the ridge driver.
-  TESTS=(tests/test_exactness.py tests/test_edges.py tests/test_fuzz_bytes.py tests/test_hardening.py
+  TESTS=(tests/test_exactness.py tests/test_edges.py tests/test_fuzz_bytes.py tests/test_properties.py
+         tests/test_bad_input.py tests/test_out_buffers.py tests/test_cli_bad_files.py tests/test_leaks.py
          tests/test_target_moments.py tests/test_bfloat16.py tests/test_element_types.py tests/test_stream.py
          tests/test_optimizers.py tests/test_thread_cap.py)
   for f in tests/test_state_*.py tests/test_stream_*.py; do [ -e "$f" ] && TESTS+=("$f"); done
 else
   TESTS=(tests/test_exactness.py tests/test_edges.py tests/test_stream.py tests/test_losses.py
-         tests/test_hardening.py tests/test_fuzz_bytes.py tests/test_concurrency.py tests/test_target_moments.py
+         tests/test_properties.py tests/test_bad_input.py tests/test_out_buffers.py tests/test_cli_bad_files.py
+         tests/test_leaks.py tests/test_fuzz_bytes.py tests/test_concurrency.py tests/test_target_moments.py
          tests/test_bfloat16.py tests/test_float16.py tests/test_element_types.py tests/test_optimizers.py
          tests/test_thread_cap.py tests/test_exact_mode.py tests/test_small_calls.py)
   for f in tests/test_state_*.py tests/test_stream_*.py; do [ -e "$f" ] && TESTS+=("$f"); done

@@ -13,7 +13,6 @@ ratios noisy.
 
 from __future__ import annotations
 
-import os
 import struct
 import sys
 import threading
@@ -31,17 +30,6 @@ N_WORKERS = 8
 ROUNDS = 3
 
 
-def _slow_selected(config: Any) -> bool:
-    """`slow` tests run only when asked for: ``-m slow`` (or an expression selecting it) or
-    ``L2LOSS_RUN_SLOW=1``. pyproject.toml registers the marker but does not deselect it, and
-    CI runs plain ``pytest``, so without this gate they would run by default."""
-    expr = config.getoption("markexpr") or ""
-    return os.environ.get("L2LOSS_RUN_SLOW") == "1" or ("slow" in expr and "not slow" not in expr)
-
-
-SLOW_OPT_IN = pytest.mark.skipif(
-    "not _slow_selected(config)", reason="slow: select with -m slow or L2LOSS_RUN_SLOW=1"
-)
 
 
 def fingerprint(value: Any) -> Any:
@@ -316,7 +304,6 @@ def test_python_thread_runs_during_a_long_call(metric: str) -> None:
 
 
 @pytest.mark.slow
-@SLOW_OPT_IN
 def test_gil_is_released_two_threads_overlap() -> None:
     if _core.max_hardware_threads() < 2:
         pytest.skip("needs two hardware threads")

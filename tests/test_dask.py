@@ -416,7 +416,9 @@ def cluster() -> Iterator[Any]:
            "OMP_NUM_THREADS": "1"}
     try:
         with distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, env=env,
+            n_workers=2, threads_per_worker=1, processes=True, env=env,
+            # any free ports: a fixed dashboard port (8787) fails when another process holds it
+            scheduler_port=0, dashboard_address=":0",
             timeout="30s", silence_logs=logging.ERROR,
         ) as cl:
             yield cl

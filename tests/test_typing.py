@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import sysconfig
 import textwrap
 from pathlib import Path
 
@@ -70,11 +71,16 @@ def test_mypy_strict_on_a_user_script(tmp_path: Path) -> None:
     (tmp_path / "good.py").write_text(textwrap.dedent(GOOD))
     (tmp_path / "bad.py").write_text(textwrap.dedent(BAD))
     package_dir = str(Path(l2loss.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    # In a checkout (PYTHONPATH=python) mypy needs the package's folder on MYPYPATH; an
+    # installed l2loss (CI) is found through site-packages, which mypy refuses on MYPYPATH.
+    if package_dir not in sysconfig.get_paths().values():
+        env["MYPYPATH"] = package_dir
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "--no-incremental",
          "--warn-unused-ignores", "good.py", "bad.py"],
         capture_output=True, text=True, cwd=tmp_path, timeout=600,
-        env={**os.environ, "MYPYPATH": package_dir},
+        env=env,
     )
     out = result.stdout + result.stderr
     errors = re.findall(r"^(\w+\.py):(\d+): error: (.*)$", out, flags=re.M)
