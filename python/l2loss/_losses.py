@@ -24,7 +24,7 @@ import numpy as np
 
 from . import _core
 from ._metrics import threads_arg
-from ._validation import is_bfloat16
+from ._validation import is_bfloat16, kernel_operand
 
 __all__ = [
     "mse_loss",
@@ -55,10 +55,10 @@ def _as_float_array(x: Any, name: str) -> np.ndarray:
 
 
 def _kernel_view(a: np.ndarray) -> np.ndarray:
-    """A 1-D/2-D float32/float64 view for the kernel (copy only for float16/bfloat16, byte order, or
-    N-D layouts that cannot be flattened without one)."""
-    if a.dtype not in (np.float32, np.float64) or not a.dtype.isnative:
-        a = a.astype(np.float32 if a.dtype.itemsize <= 4 else np.float64)
+    """A 1-D/2-D float32/float64 view for the loss kernels: the element rule is
+    kernel_operand's (narrow floats widened exactly); copies only for float16/bfloat16,
+    byte order, or N-D layouts that cannot be flattened without one."""
+    a = kernel_operand(a, narrow=False)
     if a.ndim == 0:
         return a.reshape(1)
     if a.ndim > 2:

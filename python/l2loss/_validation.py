@@ -33,6 +33,7 @@ __all__ = [
     "Targets",
     "assert_all_finite",
     "check_num_threads",
+    "kernel_operand",
     "check_reg_targets",
     "sklearn_assume_finite",
     "sklearn_signature",
@@ -459,17 +460,26 @@ def _to_array(x: Any, dtype: np.dtype | None) -> np.ndarray:
     return arr.astype(dtype)
 
 
-_KERNEL_FLOATS = (*_NATIVE_FLOATS, np.dtype(np.float16))
 
 
-def _for_kernel(arr: np.ndarray) -> np.ndarray:
-    """float16/32/64 in native byte order are read in place; anything else through a
-    (documented) copy. (A float16 operand paired with a wider one is widened later.)"""
-    if (arr.dtype in _KERNEL_FLOATS and arr.dtype.isnative) or is_bfloat16(arr.dtype):
+def kernel_operand(arr: np.ndarray, *, narrow: bool = True) -> np.ndarray:
+    """The one rule for what the kernels read in place (the Python side of the engine's
+    element-type table, cpp/include/l2loss/element_types.hpp).
+
+    float32 and float64 in native byte order are read in place; so are float16 and
+    bfloat16 where the entry point's kernels take them (``narrow=True``: the metric
+    kernels; the gradient outputs and ridge take wide floats only). Anything else is
+    replaced by its exact widening: float32 for floats of at most 4 bytes (bfloat16
+    included), float64 otherwise. (The metrics widen a narrow operand paired with a
+    different type later, in check_reg_targets: the kernels read narrow floats in pairs.)
+    """
+    dt = arr.dtype
+    if dt.isnative and dt in _NATIVE_FLOATS:
         return arr
-    if arr.dtype.kind == "f" and arr.dtype.itemsize <= 4:
-        return arr.astype(np.float32)
-    return arr.astype(np.float64)
+    if narrow and ((dt == np.float16 and dt.isnative) or is_bfloat16(dt)):
+        return arr
+    small_float = (dt.kind == "f" or is_bfloat16(dt)) and dt.itemsize <= 4
+    return arr.astype(np.float32 if small_float else np.float64)
 
 
 @dataclass
@@ -551,7 +561,7 @@ def check_reg_targets(
             raise fail(_unreadable(name, x, exc)) from None
         check_target_dims(arr, fail)
         msg_dtype = arr.dtype if dtype is None else dtype
-        checked.append(_Checked(_for_kernel(arr), msg_dtype))
+        checked.append(_Checked(kernel_operand(arr), msg_dtype))
         check_target_size(arr, fail)
         arrays.append(arr)
 
@@ -565,7 +575,7 @@ def check_reg_targets(
         except Exception as exc:
             raise fail(_unreadable("sample_weight", sample_weight, exc)) from None
         check_weight_dims(w, arrays[0].shape[0], fail)
-        weights = _for_kernel(w)
+        weights = kernel_operand(w)
         checked.append(_Checked(weights, w_dtype, "sample_weight"))
 
     kt, kp = checked[0].kernel, checked[1].kernel

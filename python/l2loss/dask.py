@@ -85,7 +85,6 @@ from ._report import regression_report as _regression_report
 from ._validation import (
     MULTIOUTPUT_OPTIONS,
     MULTIOUTPUT_OPTIONS_R2,
-    _for_kernel,
     _to_array,
     assert_all_finite,
     check_bool,
@@ -94,6 +93,7 @@ from ._validation import (
     check_target_dims,
     check_target_size,
     check_weight_dims,
+    kernel_operand,
     num_samples,
     sklearn_signature,
     validate_params,
@@ -172,7 +172,7 @@ class _Partial(NamedTuple):
 
 def _kernel_block(block: Any, dtype: np.dtype | None) -> np.ndarray:
     """Convert one block exactly as the in-memory intake converts the whole input (element-wise)."""
-    return _for_kernel(_to_array(block, dtype))
+    return kernel_operand(_to_array(block, dtype))
 
 
 def _nonfinite_bits(arrays: Sequence[np.ndarray]) -> int:
