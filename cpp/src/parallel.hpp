@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <type_traits>
 #include <vector>
 
 #ifdef _OPENMP
@@ -66,6 +67,9 @@ void parallel_for_threads(int threads, Fn&& fn) {
 // work(state, first_row, rows); finish(state) runs in the thread after its last chunk.
 // Once the team has joined, merge(state) is called for every thread's state, in thread
 // order. Exceptions: as parallel_for_threads (nothing is merged then).
+// A work(state, first_row, rows, next_first_row) taking a fourth argument makes each
+// thread claim its chunks one ahead and tells it where its next chunk starts (-1: none),
+// so a kernel can prefetch it (the ridge driver).
 template <class MakeState, class Work, class Finish, class Merge>
 void parallel_reduce_rows(int threads, int64_t n_rows, int64_t chunk, MakeState&& make_state, Work&& work,
                           Finish&& finish, Merge&& merge) {
@@ -75,10 +79,14 @@ void parallel_reduce_rows(int threads, int64_t n_rows, int64_t chunk, MakeState&
   std::atomic<int64_t> next{0};
   parallel_for_threads(threads, [&](int t, int) {
     State state = make_state();
-    for (;;) {
-      const int64_t r0 = next.fetch_add(chunk, std::memory_order_relaxed);
-      if (r0 >= n_rows) break;
-      work(state, r0, std::min(chunk, n_rows - r0));
+    auto claim = [&] { return next.fetch_add(chunk, std::memory_order_relaxed); };
+    if constexpr (std::is_invocable_v<Work&, State&, int64_t, int64_t, int64_t>) {
+      for (int64_t r0 = claim(), nr; r0 < n_rows; r0 = nr) {
+        nr = claim();
+        work(state, r0, std::min(chunk, n_rows - r0), nr < n_rows ? nr : int64_t{-1});
+      }
+    } else {
+      for (int64_t r0 = claim(); r0 < n_rows; r0 = claim()) work(state, r0, std::min(chunk, n_rows - r0));
     }
     finish(state);
     per_thread[static_cast<size_t>(t)] = std::move(state);

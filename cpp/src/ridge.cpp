@@ -4,7 +4,6 @@
 #include "l2loss/ridge.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -144,7 +143,6 @@ RidgeResult ridge_loss_and_grad(const RidgeRequest& q) {
   // blocks are copies, so they may be as small as 8 rows when X is very wide.)
   const int64_t block_rows =
       plan == Plan::kPacked ? block_rows_for(kPackedBlockElems, d, 8) : block_rows_for(kBlockElems, d, 64);
-  const int64_t n_blocks = (n + block_rows - 1) / block_rows;
   const RidgeKernel kernel = kernels_for(active_isa()).ridge;
 
   AlignedDoubles coef(round_up8(d) + kRidgeWays);  // zero padding for the last column group
@@ -152,64 +150,60 @@ RidgeResult ridge_loss_and_grad(const RidgeRequest& q) {
 
   // ~2^15 elements of X per thread at least, as for the metric kernels.
   const int threads = threads_for_call(q.num_threads, n * std::max<int64_t>(d, 1), int64_t{1} << 15);
-  std::vector<std::unique_ptr<ThreadWork>> work(static_cast<size_t>(threads));
-  std::atomic<int64_t> next{0};
-  parallel_for_threads(threads, [&](int t, int) {
-    // Allocated by the thread that uses it: its own pages, no shared cache lines.
-    auto tw = std::make_unique<ThreadWork>(d, std::min(block_rows, n), plan);
-    RidgeBlock blk{};
-    blk.x_dtype = q.x_dtype;
-    blk.layout = plan == Plan::kColMajor ? RidgeLayout::kColMajor : RidgeLayout::kRowMajor;
-    blk.n_features = d;
-    blk.x_row_stride = q.x_row_stride;
-    blk.x_col_stride = q.x_col_stride;
-    blk.coef = coef.data();
-    blk.intercept = q.intercept;
-    // Blocks are claimed one ahead, so the kernel can prefetch the next one.
-    auto claim = [&] { return next.fetch_add(1, std::memory_order_relaxed); };
-    for (int64_t b = claim(), nb; b < n_blocks; b = nb) {
-      nb = claim();
-      const int64_t r0 = b * block_rows, rows = std::min(block_rows, n - r0);
-      blk.rows = rows;
-      blk.x = q.x + r0 * q.x_row_stride;
-      blk.next_x = nb < n_blocks && plan != Plan::kPacked ? q.x + nb * block_rows * q.x_row_stride : nullptr;
-      blk.next_rows = blk.next_x ? std::min(block_rows, n - nb * block_rows) : 0;
-      if (plan == Plan::kPacked) {  // any strides: copy the block to row-major float64
-        double* p = tw->packed.data();
-        for (int64_t i = 0; i < rows; ++i) {
-          const char* xi = blk.x + i * q.x_row_stride;
-          for (int64_t j = 0; j < d; ++j) {
-            p[i * d + j] = q.x_dtype == DType::kFloat32 ? ld<float>(xi + j * q.x_col_stride) : ld<double>(xi + j * q.x_col_stride);
-          }
-        }
-        blk.x = reinterpret_cast<const char*>(p);
-        blk.x_dtype = DType::kFloat64;
-        blk.x_row_stride = d * 8;
-        blk.x_col_stride = 8;
-      }
-      blk.y = widen(q.y + r0 * q.y_stride, q.y_stride, q.y_dtype, rows, tw->y.data());
-      blk.w = q.weight ? widen(q.weight + r0 * q.weight_stride, q.weight_stride, q.weight_dtype, rows, tw->w.data())
-                       : nullptr;
-      kernel(blk, tw->sums);
-    }
-    tw->flush(d, plan == Plan::kColMajor);
-    work[static_cast<size_t>(t)] = std::move(tw);
-  });
-
+  RidgeBlock proto{};
+  proto.x_dtype = q.x_dtype;
+  proto.layout = plan == Plan::kColMajor ? RidgeLayout::kColMajor : RidgeLayout::kRowMajor;
+  proto.n_features = d;
+  proto.x_row_stride = q.x_row_stride;
+  proto.x_col_stride = q.x_col_stride;
+  proto.coef = coef.data();
+  proto.intercept = q.intercept;
   // Exact merges into the first thread's sums: the order of the threads does not matter.
-  ThreadWork* total = nullptr;
+  std::unique_ptr<ThreadWork> total;
   bool nonfinite = false;
-  for (const auto& tw : work) {
-    if (!tw) continue;
-    nonfinite = nonfinite || tw->sums.nonfinite;
-    if (!total) {
-      total = tw.get();
-      continue;
-    }
-    sacc_merge(total->sums.loss_acc, tw->sums.loss_acc);
-    sacc_merge(total->sums.weight_acc, tw->sums.weight_acc);
-    for (int64_t j = 0; j <= d; ++j) sacc_merge(total->grad_acc[static_cast<size_t>(j)], tw->grad_acc[static_cast<size_t>(j)]);
-  }
+  parallel_reduce_rows(
+      threads, n, block_rows,
+      // Allocated by the thread that uses it: its own pages, no shared cache lines.
+      [&] { return std::make_unique<ThreadWork>(d, std::min(block_rows, n), plan); },
+      // Blocks are claimed one ahead, so the kernel can prefetch the next one.
+      [&](std::unique_ptr<ThreadWork>& tw, int64_t r0, int64_t rows, int64_t next_r0) {
+        RidgeBlock blk = proto;
+        blk.rows = rows;
+        blk.x = q.x + r0 * q.x_row_stride;
+        blk.next_x = next_r0 >= 0 && plan != Plan::kPacked ? q.x + next_r0 * q.x_row_stride : nullptr;
+        blk.next_rows = blk.next_x ? std::min(block_rows, n - next_r0) : 0;
+        if (plan == Plan::kPacked) {  // any strides: copy the block to row-major float64
+          double* p = tw->packed.data();
+          for (int64_t i = 0; i < rows; ++i) {
+            const char* xi = blk.x + i * q.x_row_stride;
+            for (int64_t j = 0; j < d; ++j) {
+              p[i * d + j] = q.x_dtype == DType::kFloat32 ? ld<float>(xi + j * q.x_col_stride)
+                                                          : ld<double>(xi + j * q.x_col_stride);
+            }
+          }
+          blk.x = reinterpret_cast<const char*>(p);
+          blk.x_dtype = DType::kFloat64;
+          blk.x_row_stride = d * 8;
+          blk.x_col_stride = 8;
+        }
+        blk.y = widen(q.y + r0 * q.y_stride, q.y_stride, q.y_dtype, rows, tw->y.data());
+        blk.w = q.weight ? widen(q.weight + r0 * q.weight_stride, q.weight_stride, q.weight_dtype, rows, tw->w.data())
+                         : nullptr;
+        kernel(blk, tw->sums);
+      },
+      [&](std::unique_ptr<ThreadWork>& tw) { tw->flush(d, plan == Plan::kColMajor); },
+      [&](std::unique_ptr<ThreadWork>& tw) {
+        nonfinite = nonfinite || tw->sums.nonfinite;
+        if (!total) {
+          total = std::move(tw);
+          return;
+        }
+        sacc_merge(total->sums.loss_acc, tw->sums.loss_acc);
+        sacc_merge(total->sums.weight_acc, tw->sums.weight_acc);
+        for (int64_t j = 0; j <= d; ++j) {
+          sacc_merge(total->grad_acc[static_cast<size_t>(j)], tw->grad_acc[static_cast<size_t>(j)]);
+        }
+      });
   const Superaccumulator& loss = total->sums.loss_acc;
   const Superaccumulator& weight = total->sums.weight_acc;
   const std::vector<Superaccumulator>& grad = total->grad_acc;
