@@ -39,7 +39,8 @@ def set_num_threads(n: int | np.integer[Any]) -> int:
     ----------
     n : int
         Any integer (Python or NumPy) from 1 to 2**31 - 1; ``bool`` and non-integral
-        numbers raise ValueError, as ``num_threads=`` does in every function.
+        numbers raise ValueError, as ``num_threads=`` does in every function. A call
+        starts at most 4 threads per hardware thread, whatever it asks for.
 
     Returns
     -------
