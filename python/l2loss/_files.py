@@ -58,6 +58,19 @@ class FileFormatError(ValueError):
     """
 
 
+def _choose(path: Any, wanted: str | None, names: list[str], plural: str, singular: str) -> str:
+    """The member of a multi-array file (an .npz array, a table column) to read: the one
+    named, or the only one there is; anything else is a FileFormatError naming them."""
+    if wanted is None:
+        if len(names) != 1:
+            raise FileFormatError(f"{path}: has {plural} {names}; choose one with columns=")
+        return names[0]
+    if wanted not in names:
+        raise FileFormatError(f"{path}: no {singular} {wanted!r} ({plural}: {names})")
+    return wanted
+
+
+
 # ---- readers ---------------------------------------------------------------------------
 
 
@@ -134,12 +147,7 @@ class _NpzReader(_Reader):
                 names = [n[:-4] for n in z.namelist() if n.endswith(".npy")]
         except (zipfile.BadZipFile, OSError) as exc:
             raise FileFormatError(f"{path}: not a valid .npz file ({exc})") from None
-        if key is None:
-            if len(names) != 1:
-                raise FileFormatError(f"{path}: holds arrays {names}; choose one with columns=")
-            key = names[0]
-        if key not in names:
-            raise FileFormatError(f"{path}: no array {key!r} (arrays: {names})")
+        key = _choose(path, key, names, "arrays", "array")
         self.member = key + ".npy"
         try:
             with zipfile.ZipFile(path) as z, z.open(self.member) as f:
@@ -208,13 +216,7 @@ class _ArrowReader(_Reader):
         self.name, self.path, self.kind = name, path, kind
         self.pa = _require_pyarrow(path)
         schema_names = self._schema_names()
-        if column is None:
-            if len(schema_names) != 1:
-                raise FileFormatError(f"{path}: has columns {schema_names}; choose one with columns=")
-            column = schema_names[0]
-        if column not in schema_names:
-            raise FileFormatError(f"{path}: no column {column!r} (columns: {schema_names})")
-        self.column = column
+        self.column = _choose(path, column, schema_names, "columns", "column")
         self.nbytes = path.stat().st_size
 
     def _open_csv(self, source: Any = None) -> Any:
