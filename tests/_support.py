@@ -61,18 +61,24 @@ def bits(x: float) -> bytes:
 
 
 _SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
-settings.register_profile(
-    "l2loss-hardening-default", max_examples=100, deadline=None, suppress_health_check=_SUPPRESS
-)
-settings.register_profile("long", max_examples=3000, deadline=None, suppress_health_check=_SUPPRESS)
-# "small": the sanitizer step of CI (tests/sanitize.sh --reduced), where every example is ~10x slower.
-settings.register_profile(
-    "l2loss-hardening-small", max_examples=25, deadline=None, suppress_health_check=_SUPPRESS
-)
-_PROFILE = {"long": "long", "small": "l2loss-hardening-small"}.get(
-    os.environ.get("HYPOTHESIS_PROFILE", ""), "l2loss-hardening-default"
-)
-PROPERTY = settings(settings.get_profile(_PROFILE))
+
+
+def suite_settings(suite: str, *, default: int, small: int, long: int) -> settings:
+    """A suite's hypothesis settings, chosen by ``HYPOTHESIS_PROFILE``: ``small`` (the
+    sanitizer step of CI, tests/sanitize.sh --reduced, where every example is ~10x
+    slower), ``long`` (a deep run), anything else the default. Applied locally through
+    the returned decorator: loading a profile globally would change other modules. Each
+    suite registers its own profile names, so one suite's counts never replace another's."""
+    counts = {"default": default, "small": small, "long": long}
+    for level, n in counts.items():
+        settings.register_profile(
+            f"l2loss-{suite}-{level}", max_examples=n, deadline=None, suppress_health_check=_SUPPRESS
+        )
+    level = os.environ.get("HYPOTHESIS_PROFILE", "")
+    return settings(settings.get_profile(f"l2loss-{suite}-{level if level in counts else 'default'}"))
+
+
+PROPERTY = suite_settings("hardening", default=100, small=25, long=3000)
 
 
 

@@ -27,24 +27,14 @@ from fractions import Fraction
 import l2loss
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from _support import suite_settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from l2loss import RegressionAccumulator, _core
 
 # ---- hypothesis profiles (local: loading a profile globally would change other modules) ----
 
-_SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
-settings.register_profile(
-    "l2loss-fuzz-default", max_examples=150, deadline=None, suppress_health_check=_SUPPRESS
-)
-settings.register_profile("long", max_examples=8000, deadline=None, suppress_health_check=_SUPPRESS)
-settings.register_profile(
-    "l2loss-fuzz-small", max_examples=40, deadline=None, suppress_health_check=_SUPPRESS
-)
-_PROFILE_NAME = {"long": "long", "small": "l2loss-fuzz-small"}.get(
-    os.environ.get("HYPOTHESIS_PROFILE", ""), "l2loss-fuzz-default"
-)
-FUZZ = settings(settings.get_profile(_PROFILE_NAME))
+FUZZ = suite_settings("fuzz", default=150, small=40, long=8000)
 UNDER_SANITIZER = bool(os.environ.get("L2LOSS_SANITIZER_RUN"))
 
 # ---- the reference reader ---------------------------------------------------------------------
