@@ -195,6 +195,8 @@ py::object fast_mean(const py::object& y_true, const py::object& y_pred, int num
 
 }  // namespace
 
+void bind_fast_intake(py::module_& m);  // fast_intake.cpp
+
 // Free-threaded CPython (3.13t+): this module declares that it needs the GIL
 // (Py_MOD_GIL_USED), so such an interpreter re-enables the GIL when it imports it. The
 // kernels release the GIL anyway (above a size threshold), so Python threads already run
@@ -376,6 +378,8 @@ PYBIND11_MODULE(_core, m, L2LOSS_MODULE_GIL) {
       py::arg("X"), py::arg("y"), py::arg("sample_weight"), py::arg("coef"), py::arg("intercept"),
       py::arg("num_threads") = 0,
       "(sum(w r^2)/W, W, X^T (w*r), sum(w*r)) for r = X coef + b - y, in one pass over X.");
+
+  bind_fast_intake(m);  // the one-call intake of every metric, the report and update (#16.1)
 
   m.def("set_isa", [](const std::string& name) { set_isa(isa_by_name(name)); }, py::arg("name"),
         "Test hook: force the kernel ISA (raises ValueError if unsupported here).");

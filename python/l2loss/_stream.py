@@ -41,6 +41,8 @@ from ._validation import (
 
 __all__ = ["RegressionAccumulator"]
 
+_accumulate_intake = _core.accumulate_intake
+
 _MAGIC = b"L2RA"
 _VERSION = 1
 # Working dtypes (sklearn's: the widest floating input dtype), by code. They are keyed by
@@ -358,6 +360,26 @@ class RegressionAccumulator:
         >>> acc.update(preds=[1.0], target=[1.0]).n_samples
         5
         """
+        if preds is _UNSET and target is _UNSET and not self._exact:
+            # The fast intake (cpp/src/fast_intake.cpp): a clean batch's state in one call,
+            # committed as _absorb would commit it; None (or another output count) means
+            # the general path below, which validates, raises and warns as sklearn does.
+            batch = _accumulate_intake(y_true, y_pred, sample_weight, self._num_threads)
+            if batch is not None:
+                state, dtype, n_outputs = batch
+                with self._lock:
+                    if self._n_outputs is None or self._n_outputs == n_outputs:
+                        if self._state is None:
+                            self._state = state
+                        else:
+                            self._state.merge(state)  # atomic: on error nothing has changed
+                        if self._dtype is not dtype:
+                            self._dtype = dtype if self._dtype is None else np.dtype(
+                                np.result_type(self._dtype, dtype).char
+                            )
+                        self._n_outputs = n_outputs
+                        self._nonzero_weight_seen = True  # the intake declines zero weight sums
+                        return self
         y_true, y_pred = _resolve_targets("update", y_true, y_pred, preds, target)
         self._absorb(
             [self._batch("RegressionAccumulator.update", y_true, y_pred, sample_weight)], from_update=True
