@@ -82,8 +82,13 @@ def _sklearn_twin(name: str, a: np.ndarray, b: np.ndarray, w: np.ndarray | None)
     if skm is None:
         return None
     if name == "regression_report":
-        names = ["mean_squared_error", "root_mean_squared_error", "mean_absolute_error", "r2_score",
-                 "explained_variance_score"]
+        names = [
+            "mean_squared_error",
+            "root_mean_squared_error",
+            "mean_absolute_error",
+            "r2_score",
+            "explained_variance_score",
+        ]
         fs = [getattr(skm, m) for m in names]
         return lambda: ([f(a, b, sample_weight=w) for f in fs], skm.max_error(a, b))
     f = getattr(skm, name)
@@ -186,11 +191,17 @@ def run(repeats: int = 15, quick: bool = False) -> list[dict[str, Any]]:
                 if sk is not None:
                     calls["sklearn"] = sk
             times = _median_us(calls, repeats)
-            rows.append({
-                "function": name, "n": n, "dtype": dtype, "weighted": weighted,
-                "l2loss_us": times["l2loss"], "numpy_us": times["numpy"],
-                "sklearn_us": times.get("sklearn"),
-            })
+            rows.append(
+                {
+                    "function": name,
+                    "n": n,
+                    "dtype": dtype,
+                    "weighted": weighted,
+                    "l2loss_us": times["l2loss"],
+                    "numpy_us": times["numpy"],
+                    "sklearn_us": times.get("sklearn"),
+                }
+            )
     return rows
 
 
