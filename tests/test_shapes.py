@@ -85,7 +85,9 @@ def _as_result(got: np.ndarray, oracle: list[float]) -> list[bytes]:
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_raw_values_match_the_fraction_oracle_in_every_layout(shape: tuple[int, int], dtype: str, isa: str) -> None:
+def test_raw_values_match_the_fraction_oracle_in_every_layout(
+    shape: tuple[int, int], dtype: str, isa: str
+) -> None:
     rng = np.random.default_rng(shape[0] * 1000 + shape[1])
     y, p = _pair(rng, shape, dtype)
     want_sq, want_abs = _column_mse_oracle(y, p), _column_mae_oracle(y, p)
@@ -99,17 +101,28 @@ def test_raw_values_match_the_fraction_oracle_in_every_layout(shape: tuple[int, 
             assert _bits(got) == _as_result(got, want_abs), (name_y, name_p)
 
 
-@pytest.mark.parametrize("shape", [(4099, 16), (300, 65), (5, 257), (33, 1000)], ids=lambda s: f"{s[0]}x{s[1]}")
-def test_every_function_and_thread_count_gives_the_bits_of_one_column_at_a_time(shape: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    "shape", [(4099, 16), (300, 65), (5, 257), (33, 1000)], ids=lambda s: f"{s[0]}x{s[1]}"
+)
+def test_every_function_and_thread_count_gives_the_bits_of_one_column_at_a_time(
+    shape: tuple[int, int],
+) -> None:
     rng = np.random.default_rng(7)
     y, p = _pair(rng, shape, "float64")
     w = rng.uniform(0.5, 2.0, size=shape[0])
     per_column = {
-        "mse": [l2loss.mean_squared_error(y[:, j].copy(), p[:, j].copy(), sample_weight=w) for j in range(shape[1])],
-        "mae": [l2loss.mean_absolute_error(y[:, j].copy(), p[:, j].copy(), sample_weight=w) for j in range(shape[1])],
+        "mse": [
+            l2loss.mean_squared_error(y[:, j].copy(), p[:, j].copy(), sample_weight=w)
+            for j in range(shape[1])
+        ],
+        "mae": [
+            l2loss.mean_absolute_error(y[:, j].copy(), p[:, j].copy(), sample_weight=w)
+            for j in range(shape[1])
+        ],
         "r2": [l2loss.r2_score(y[:, j].copy(), p[:, j].copy(), sample_weight=w) for j in range(shape[1])],
         "ev": [
-            l2loss.explained_variance_score(y[:, j].copy(), p[:, j].copy(), sample_weight=w) for j in range(shape[1])
+            l2loss.explained_variance_score(y[:, j].copy(), p[:, j].copy(), sample_weight=w)
+            for j in range(shape[1])
         ],
     }
     for threads in THREAD_COUNTS:
@@ -123,7 +136,9 @@ def test_every_function_and_thread_count_gives_the_bits_of_one_column_at_a_time(
             }
             for name, values in got.items():
                 assert _bits(values) == _bits(per_column[name]), (name, threads)
-            report = l2loss.regression_report(yy, pp, sample_weight=w, multioutput="raw_values", num_threads=threads)
+            report = l2loss.regression_report(
+                yy, pp, sample_weight=w, multioutput="raw_values", num_threads=threads
+            )
             assert _bits(report.mse) == _bits(per_column["mse"])
             assert _bits(report.r2) == _bits(per_column["r2"])
 
