@@ -225,3 +225,63 @@ def test_gradient_of_a_packed_input_is_written_where_it_belongs() -> None:
     assert bits(value) == bits(value_f)
     assert np.array_equal(grad, grad_f)
     np.testing.assert_array_equal(grad, (2.0 / p.size) * (p - y))  # grad_scale * fl(d), engine.hpp
+
+
+# The packed-rows kernel (C-ordered pairs, MSE / MAE): lanes across columns, so every k
+# hits a different lane -> column pattern (period lcm(k, lanes) / lanes vectors, tails,
+# vectors straddling rows for the weights).
+PACKED_WIDTHS = (2, 3, 4, 5, 7, 8, 9, 12, 16, 17, 24, 63, 64, 65, 100)
+
+
+@pytest.mark.parametrize("k", PACKED_WIDTHS)
+def test_packed_rows_weighted_and_mixed_dtypes_against_the_oracle(k: int, isa: str) -> None:
+    rng = np.random.default_rng(k)
+    n = 37 + 3 * k  # a tail in most blocks
+    y = rng.standard_normal((n, k)) * 10.0 ** rng.integers(-3, 4, size=(n, k))
+    p = y + rng.standard_normal((n, k))
+    w = rng.uniform(0.25, 4.0, size=2 * n)
+    for ty, tp, tw in (
+        ("float64", "float64", "float64"),
+        ("float32", "float64", "float32"),
+        ("float64", "float32", None),
+    ):
+        yy, pp = y.astype(ty), p.astype(tp)
+        ww = None if tw is None else w.astype(tw)[::2]  # strided weights
+        yl, pl = yy.tolist(), pp.tolist()
+        wl = [1.0] * n if ww is None else ww.tolist()
+        want_sq, want_abs = [], []
+        for j in range(k):
+            sq = [wl[i] * ((pl[i][j] - yl[i][j]) * (pl[i][j] - yl[i][j])) for i in range(n)]
+            ab = [wl[i] * abs(pl[i][j] - yl[i][j]) for i in range(n)]
+            total_w = exact_sum(wl)
+            want_sq.append(to_double(exact_sum(sq) / total_w))
+            want_abs.append(to_double(exact_sum(ab) / total_w))
+        for threads in (1, 3):
+            kw = dict(sample_weight=ww, multioutput="raw_values", num_threads=threads)
+            got = l2loss.mean_squared_error(yy, pp, **kw)
+            assert _bits(got) == _as_result(got, want_sq), (ty, tp, tw, threads)
+            got = l2loss.mean_absolute_error(yy, pp, **kw)
+            assert _bits(got) == _as_result(got, want_abs), (ty, tp, tw, threads)
+
+
+def test_packed_rows_non_finite_values_rerun_carefully() -> None:
+    rng = np.random.default_rng(1)
+    for k in (2, 3, 16, 65):
+        y, p = _pair(rng, (50, k), "float64")
+        y[7, 1] = np.inf  # an inf term in a vector lane
+        p[-1, 0] = np.nan  # a NaN near the end (in the tail when 50 k is not a multiple of the lanes)
+        r = _core.reduce(y, p)
+        assert r.careful
+        means = r.mean(_core.ACC_SQ)
+        want = [_core.reduce(y[:, j].copy(), p[:, j].copy()).mean(_core.ACC_SQ)[0] for j in range(k)]
+        assert _bits(means) == _bits(want)
+        assert means[1] == np.inf and np.isnan(means[0])
+
+
+def test_packed_rows_one_row_with_any_row_stride() -> None:
+    """A (1, k) view may carry any row stride: still one flat run."""
+    rng = np.random.default_rng(2)
+    big_y, big_p = rng.standard_normal((5, 40)), rng.standard_normal((5, 40))
+    y, p = big_y[2:3, 3:36], big_p[2:3, 3:36]
+    got = l2loss.mean_squared_error(y, p, multioutput="raw_values")
+    assert _bits(got) == _bits([(b - a) * (b - a) for a, b in zip(y[0].tolist(), p[0].tolist())])

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <numeric>
+#include <unordered_map>
 #include <stdexcept>
 
 #ifdef _OPENMP
@@ -266,6 +268,8 @@ void for_column_tiles(int threads, int64_t n_cols, MakeScratch&& make, Tile&& ti
 // wide inputs), whether a tiny target or weight was seen (target_moments.hpp), and the
 // block buffers.
 struct FastThreadState {
+  FastThreadState() = default;
+  explicit FastThreadState(int64_t n_states) : columns(new ColumnState[static_cast<size_t>(n_states)]) {}
   std::unique_ptr<ColumnState[]> columns;
   bool tiny_seen = false;
   bool nonfinite = false;
@@ -285,6 +289,121 @@ void store_state(const ColumnState& src, ColumnSums& dst, bool first) {
   dst.max_abs = std::max(dst.max_abs, src.max_abs);
 }
 
+// ---- packed rows (kernel_packed.inc) ------------------------------------------------------
+//
+// MSE and MAE of a C-ordered (n, k) pair read front to back with vector lanes across
+// columns: every byte once, in memory order, at the 1-D kernel's rate whatever k is. Each
+// thread keeps the expansion levels of every (slot, lane) -- lcm(k, L) doubles per level --
+// and a sparse map of the few superaccumulators its residuals and tails reach; the levels
+// go into the columns' superaccumulators once, when the threads' states are merged.
+
+bool packed_eligible(const ReduceRequest& req) {
+  if (req.n_cols < 2 || req.log1p || req.grad.data || (req.sums != kProfSq && req.sums != kProfAbs)) return false;
+  if (!is_wide_float(req.y_true.dtype) || !is_wide_float(req.y_pred.dtype)) return false;
+  auto flat = [&](const Operand& o) {
+    const int64_t size = element_size(o.dtype);
+    return o.col_stride == size && (req.n_rows == 1 || o.row_stride == size * req.n_cols);
+  };
+  return flat(req.y_true) && flat(req.y_pred);
+}
+
+constexpr int64_t kPackedBlockElements = 1 << 15;  // elements per kernel call (the log's size)
+
+struct PackedThreadState {
+  std::vector<double> fpe0, fpe1;
+  std::vector<int64_t> log_column;
+  std::vector<double> log_term;
+  PackedState st{};
+  std::unordered_map<int64_t, Superaccumulator> spills;  // column (-1: the weight sum) -> residuals
+  bool nonfinite = false;
+};
+
+void packed_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& nonfinite) {
+  const IsaKernels& kernels = kernels_for(active_isa());
+  const int64_t k = req.n_cols, lanes = kernels.packed_lanes;
+  const int64_t period = std::lcm(k, lanes) / lanes;             // slots before the lane->column pattern repeats
+  const int64_t slots = period * ((8 + period - 1) / period);    // >= 8 independent chains
+  const int64_t row_step = lanes / std::gcd(k, lanes);           // rows whose elements fill whole vectors
+  int64_t block_rows = std::max<int64_t>(1, kPackedBlockElements / k);
+  if (block_rows > row_step) block_rows -= block_rows % row_step;  // no tail inside a chunk, when possible
+  const KernelConfig cfg = make_config(req, true);
+  const int acc = req.sums == kProfAbs ? kAccAbs : kAccSq;
+  const int64_t log_capacity = block_rows * k + block_rows + 2 * lanes;
+  nonfinite = false;
+  parallel_reduce_rows(
+      threads, req.n_rows, std::max(chunk_rows(req, threads), block_rows),
+      [&] {
+        PackedThreadState s;
+        s.fpe0.assign(static_cast<size_t>(slots * lanes), 0.0);
+        s.fpe1.assign(static_cast<size_t>(slots * lanes), 0.0);
+        s.log_column.resize(static_cast<size_t>(log_capacity));
+        s.log_term.resize(static_cast<size_t>(log_capacity));
+        s.st.fpe0 = s.fpe0.data();
+        s.st.fpe1 = s.fpe1.data();
+        s.st.slots = slots;
+        s.st.log_column = s.log_column.data();
+        s.st.log_term = s.log_term.data();
+        return s;
+      },
+      [&](PackedThreadState& s, int64_t begin, int64_t count) {
+        // The state's pointers follow the vectors (a thread's state may have been moved).
+        s.st.fpe0 = s.fpe0.data();
+        s.st.fpe1 = s.fpe1.data();
+        s.st.log_column = s.log_column.data();
+        s.st.log_term = s.log_term.data();
+        for (int64_t r0 = begin, end = begin + count; r0 < end; r0 += block_rows) {
+          const int64_t rows = std::min(block_rows, end - r0);
+          PackedTask t{req.y_true.data + r0 * req.y_true.row_stride,
+                       req.y_pred.data + r0 * req.y_pred.row_stride,
+                       req.weight ? req.weight + r0 * req.weight_stride : nullptr,
+                       req.weight_stride,
+                       rows,
+                       k};
+          s.st.log_size = 0;
+          kernels.packed(t, cfg, s.st);
+          for (int64_t i = 0; i < s.st.log_size; ++i) {
+            const double term = s.log_term[static_cast<size_t>(i)];
+            if (!std::isfinite(term)) {
+              s.nonfinite = true;
+            } else {
+              scalar::sacc_add_double(s.spills[s.log_column[static_cast<size_t>(i)]], term);
+            }
+          }
+        }
+      },
+      [](PackedThreadState&) {},
+      [&](PackedThreadState& s) {
+        auto add = [&](Superaccumulator& into, double v) {
+          if (v == 0.0) return;
+          if (!std::isfinite(v)) {
+            s.nonfinite = true;
+          } else {
+            scalar::sacc_add_double(into, v);
+          }
+        };
+        for (int64_t slot = 0; slot < slots; ++slot) {
+          for (int64_t l = 0; l < lanes; ++l) {
+            const auto i = static_cast<size_t>(slot * lanes + l);
+            ColumnSums& dst = out.columns[static_cast<size_t>((slot * lanes + l) % k)];
+            Superaccumulator& a = dst.mut(acc);
+            add(a, s.fpe0[i]);
+            add(a, s.fpe1[i]);
+          }
+        }
+        if (req.weight) {
+          Superaccumulator& w = out.columns[0].mut(kAccW);
+          for (int64_t l = 0; l < lanes; ++l) {
+            add(w, s.st.wfpe0[l]);
+            add(w, s.st.wfpe1[l]);
+          }
+        }
+        for (const auto& [column, sum] : s.spills) {
+          sacc_merge(out.columns[static_cast<size_t>(column < 0 ? 0 : column)].mut(column < 0 ? kAccW : acc), sum);
+        }
+        nonfinite = nonfinite || s.nonfinite;
+      });
+}
+
 void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& nonfinite, bool& tiny) {
   const IsaKernels& kernels = kernels_for(active_isa());
   const ColumnKernel kernel = kernels.column;
@@ -300,6 +419,10 @@ void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& n
   const KernelConfig cfg_rest = make_config(req, false);
   tiny = false;
   nonfinite = false;
+  if (packed_eligible(req)) {
+    packed_pass(req, threads, out, nonfinite);
+    return;
+  }
   // Rows [begin, end) of columns [c0, c1) into states[0 .. c1 - c0).
   auto sum_rows = [&](FastThreadState& st, int64_t begin, int64_t end, int64_t c0, int64_t c1) {
     for (int64_t r0 = begin; r0 < end;) {
@@ -318,7 +441,7 @@ void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& n
   if (wide) {
     for_column_tiles(
         threads, n_cols,
-        [&] { return FastThreadState{std::unique_ptr<ColumnState[]>(new ColumnState[kTileCols])}; },
+        [&] { return FastThreadState(kTileCols); },
         [&](FastThreadState& st, int64_t c0, int64_t c1) {
           for (int64_t c = c0; c < c1; ++c) reset_state(st.columns[c - c0]);
           sum_rows(st, 0, req.n_rows, c0, c1);
@@ -337,7 +460,7 @@ void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& n
       threads, req.n_rows, chunk_rows(req, threads),
       [&] {
         // Default-initialised: the kernels clear only the accumulators they claim (kernel_abi.hpp).
-        FastThreadState st{std::unique_ptr<ColumnState[]>(new ColumnState[static_cast<size_t>(n_cols)])};
+        FastThreadState st(n_cols);
         for (int64_t c = 0; c < n_cols; ++c) reset_state(st.columns[c]);
         return st;
       },
