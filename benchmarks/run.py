@@ -1,6 +1,6 @@
 """Standalone benchmark runner for l2loss: speed, bandwidth efficiency and accuracy, side by side.
 
-Five sections, in one run, every figure a ratio measured in that run:
+Sections, in one run, every figure a ratio measured in that run:
 
 * ``grid``     mean_squared_error against every installed peer, over n, dtype, contiguous vs
                strided (``a[::2]``) inputs, unweighted vs weighted, and 1 vs 2 threads (for every
@@ -12,7 +12,9 @@ Five sections, in one run, every figure a ratio measured in that run:
 * ``accuracy`` the relative error of every library against the exact MSE (integer-scaled exact
                sums) on benign and adversarial data (large mean, wide dynamic range, cancellation);
 * ``dask``     l2loss.dask vs dask-ml vs a dask.array expression vs the scheduler's own floor on a
-               2-worker LocalCluster (``dask_bench.py``; when dask[distributed] and dask-ml are installed).
+               2-worker LocalCluster (``dask_bench.py``; when dask[distributed] and dask-ml are installed);
+* ``shapes``   2-D (n, k) inputs, C and F order, against the 1-D rate for the same bytes and NumPy
+               (``shapes.py``; the modules listed in MODULE_SECTIONS each run one such section).
 
 Modules: ``timing`` (interleaved medians, machine load), ``peers`` (inputs, candidates),
 ``accuracy`` (data kinds, exact reference), ``machine`` (header), ``render`` (Markdown),
@@ -81,7 +83,15 @@ class Plan:
         return replace(self.timing, repeats=self.big_repeats) if n >= 10**8 else self.timing
 
 
-SECTIONS = ("grid", "ops", "latency", "accuracy", "dask")
+# Sections kept in their own modules (issue #16's shapes and small calls, #17's groups):
+# each has run(repeats, **size) -> rows and markdown(rows) -> str; the sizes per mode.
+MODULE_SECTIONS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
+    "shapes": (
+        "shapes",
+        {"full": dict(elements=10**8), "quick": dict(elements=10**6), "smoke": dict(elements=20_000)},
+    ),
+}
+SECTIONS = ("grid", "ops", "latency", "accuracy", "dask", *MODULE_SECTIONS)
 
 MODES: dict[str, dict[str, Any]] = {
     "full": dict(
@@ -199,6 +209,10 @@ def estimate_seconds(plan: Plan, keys: dict[str, list[str]]) -> dict[str, float]
     if "dask" in plan.sections and dask_available():
         n = plan.dask[0]
         est["dask"] = 8.0 + n * 40e-9 + (plan.timing.repeats + 1) * n * 16 / 4e9  # cluster, generation, 4 calls
+    for name in MODULE_SECTIONS:
+        if name in plan.sections:  # ~7 candidates x 4 shapes x 2 orders x rounds, at ~bandwidth
+            size = MODULE_SECTIONS[name][1][plan.mode]
+            est[name] = 2.0 + plan.timing.repeats * 56 * 16 * size.get("elements", 10**4) / 5e9
     if "accuracy" in plan.sections:
         est["accuracy"] = sum(
             len(accuracy.DATA_KINDS) * len(plan.dtypes) * (n * 0.3e-6 + 0.02) for n in plan.accuracy_sizes
@@ -302,7 +316,12 @@ def _strict(x: Any) -> Any:
 
 
 def write_json(
-    path: Path, meta: dict[str, Any], plan: Plan, results: dict[str, list[Any]], dask_res: dict[str, Any] | None
+    path: Path,
+    meta: dict[str, Any],
+    plan: Plan,
+    results: dict[str, list[Any]],
+    dask_res: dict[str, Any] | None,
+    module_rows: dict[str, list[dict[str, Any]]] | None = None,
 ) -> None:
     payload = {
         "meta": meta,
@@ -310,6 +329,7 @@ def write_json(
         **{k: [case_dict(c) for c in v] for k, v in results.items() if k != "accuracy"},
         "accuracy": [asdict(a) for a in results["accuracy"]],
         "dask": dask_res,
+        **(module_rows or {}),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(_strict(payload), indent=1, default=str, allow_nan=False) + "\n")
@@ -532,6 +552,29 @@ def run_dask(plan: Plan) -> dict[str, Any] | None:
     return dask_bench.measure(n, chunk, repeats=plan.timing.repeats, seed=plan.seed)
 
 
+def run_module_sections(plan: Plan) -> dict[str, list[dict[str, Any]]]:
+    """The sections kept in their own modules (MODULE_SECTIONS), at this mode's sizes."""
+    import importlib
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, (module, sizes) in MODULE_SECTIONS.items():
+        if name in plan.sections:
+            log(f"section {name}")
+            out[name] = importlib.import_module(module).run(plan.timing.repeats, **sizes[plan.mode])
+    return out
+
+
+def module_markdown(rows: dict[str, list[dict[str, Any]]]) -> str:
+    import importlib
+
+    parts = []
+    for name, r in rows.items():
+        module = importlib.import_module(MODULE_SECTIONS[name][0])
+        title = (module.__doc__ or name).strip().splitlines()[0]
+        parts.append(f"\n### {name}: {title}\n\n{module.markdown(r)}\n")
+    return "".join(parts)
+
+
 def dask_markdown(res: dict[str, Any] | None) -> str:
     if res is None:
         return ""
@@ -597,6 +640,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     acc = run_accuracy(plan) if "accuracy" in plan.sections else []
     dask_res = run_dask(plan) if "dask" in plan.sections else None
+    module_rows = run_module_sections(plan)
     meta["loadavg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     meta["thread_knobs"] = peers.thread_knobs(plan.families)  # numba's threading layer is known now
     meta["wall_s"] = round(time.monotonic() - started, 1)
@@ -614,6 +658,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             charts.append(("accuracy per data kind", args.plot / CHARTS[1]))
         log(f"charts written to {', '.join(str(p) for _, p in charts)}")
     markdown = render.render_markdown(meta, grid, ops, latency, acc) + dask_markdown(dask_res)
+    markdown += module_markdown(module_rows)
     print(markdown)
     md_path = args.markdown or (
         None if args.no_json else args.json.with_suffix(".md") if args.json else stem.with_suffix(".md")
@@ -624,12 +669,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"Markdown written to {md_path}")
     if not args.no_json:
         path = args.json or stem.with_suffix(".json")
-        write_json(path, meta, plan, {"grid": grid, "ops": ops, "latency": latency, "accuracy": acc}, dask_res)
+        results = {"grid": grid, "ops": ops, "latency": latency, "accuracy": acc}
+        write_json(path, meta, plan, results, dask_res, module_rows)
         log(f"raw results written to {path}")
     if args.update_readme:
         rel = [(title, os.path.relpath(p.resolve(), args.readme.resolve().parent)) for title, p in charts]
         replace_between(
-            args.readme, MARKS, render.render_markdown(meta, grid, ops, latency, acc, rel) + dask_markdown(dask_res)
+            args.readme,
+            MARKS,
+            render.render_markdown(meta, grid, ops, latency, acc, rel)
+            + dask_markdown(dask_res)
+            + module_markdown(module_rows),
         )
         log(f"updated {args.readme}")
         if grid and latency:

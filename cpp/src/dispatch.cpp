@@ -128,13 +128,16 @@ void set_isa(Isa isa) {
 }
 
 const IsaKernels& kernels_for(Isa isa) {
-  static const IsaKernels kScalar{&scalar::column_kernel, &scalar::has_tiny_float64, &scalar::ridge_block};
+  static const IsaKernels kScalar{&scalar::column_kernel, &scalar::has_tiny_float64, &scalar::ridge_block,
+                                     &scalar::packed_kernel, scalar::kPackedLanes};
 #ifdef L2LOSS_HAVE_AVX2_KERNELS
-  static const IsaKernels kAvx2{&avx2::column_kernel, &avx2::has_tiny_float64, &avx2::ridge_block};
+  static const IsaKernels kAvx2{&avx2::column_kernel, &avx2::has_tiny_float64, &avx2::ridge_block,
+                                     &avx2::packed_kernel, avx2::kPackedLanes};
   if (isa == Isa::kAvx2) return kAvx2;
 #endif
 #ifdef L2LOSS_HAVE_AVX512_KERNELS
-  static const IsaKernels kAvx512{&avx512::column_kernel, &avx512::has_tiny_float64, &avx512::ridge_block};
+  static const IsaKernels kAvx512{&avx512::column_kernel, &avx512::has_tiny_float64, &avx512::ridge_block,
+                                     &avx512::packed_kernel, avx512::kPackedLanes};
   if (isa == Isa::kAvx512) return kAvx512;
 #endif
   return kScalar;

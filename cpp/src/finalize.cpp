@@ -24,7 +24,8 @@ double apply_term_flags(uint8_t flags, double finite_value) {
 }
 
 ExactNumber column_exact(const ReduceResult& r, int acc, int64_t col) {
-  return ExactNumber::from_accumulator(r.columns.at(static_cast<size_t>(col)).acc[acc]);
+  const ColumnSums& c = r.columns.at(static_cast<size_t>(col));
+  return c.has(acc) ? ExactNumber::from_accumulator(c.get(acc)) : ExactNumber{};
 }
 
 // Exact totals of the quantities whose terms are split by order of magnitude.
@@ -34,20 +35,13 @@ ExactNumber exact_sq(const ReduceResult& r, int64_t col) {
 ExactNumber exact_diff(const ReduceResult& r, int64_t col) {
   return column_exact(r, kAccDiff, col) + column_exact(r, kAccDiffLo, col);
 }
-// An accumulator the pass never touched: all digits zero (the common case, checked
-// without building an ExactNumber).
-bool untouched(const Superaccumulator& acc) {
-  for (int64_t d : acc.chunk) {
-    if (d != 0) return false;
-  }
-  return true;
-}
 // sum over (accumulator, power of two): the accumulators' exact values scaled.
 ExactNumber scaled_sum(const ReduceResult& r, int64_t col, std::initializer_list<std::pair<int, int>> parts) {
   const ColumnSums& c = r.columns.at(static_cast<size_t>(col));
   ExactNumber total;
   for (const auto& [acc, exp2] : parts) {
-    if (!untouched(c.acc[acc])) total = total + ExactNumber::from_accumulator(c.acc[acc]).scaled(exp2);
+    // An accumulator the pass never touched is skipped without building an ExactNumber.
+    if (c.has(acc)) total = total + ExactNumber::from_accumulator(c.get(acc)).scaled(exp2);
   }
   return total;
 }

@@ -85,4 +85,8 @@ void column_kernel(const ColumnTask& t, const KernelConfig& cfg, ColumnState& st
   pick_kernel(cfg)(t, cfg, st);
 }
 
+void packed_kernel(const PackedTask& t, const KernelConfig& cfg, PackedState& st) { pick_packed(cfg)(t, cfg, st); }
+
+extern const int kPackedLanes = V::kLanes;  // data, not code: read by baseline code before any ISA check
+
 }  // namespace l2loss::avx512

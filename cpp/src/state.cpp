@@ -10,6 +10,51 @@
 
 namespace l2loss {
 
+// ---- ColumnSums: compact per-column accumulators ----------------------------------------
+
+namespace {
+const Superaccumulator kEmptyAccumulator{};  // all digits zero: the value 0
+
+// The slot of accumulator k in the vector: the present bits below k, but the inline one.
+int vector_slot(uint32_t present, int inline_k, int k) {
+  uint32_t below = present & ((1u << k) - 1u);
+  if (inline_k >= 0) below &= ~(1u << inline_k);
+  return __builtin_popcount(below);
+}
+}  // namespace
+
+const Superaccumulator& ColumnSums::get(int k) const {
+  if (!has(k)) return kEmptyAccumulator;
+  if (k == inline_k_) return inline_;
+  return accs_[static_cast<size_t>(vector_slot(present_, inline_k_, k))];
+}
+
+Superaccumulator& ColumnSums::mut(int k) {
+  if (k == inline_k_) return inline_;
+  if (!has(k) && inline_k_ < 0) {
+    inline_k_ = static_cast<int8_t>(k);
+    inline_ = Superaccumulator{};
+    present_ |= 1u << k;
+    return inline_;
+  }
+  const auto slot = static_cast<size_t>(vector_slot(present_, inline_k_, k));
+  if (!has(k)) {
+    accs_.insert(accs_.begin() + static_cast<std::ptrdiff_t>(slot), Superaccumulator{});
+    present_ |= 1u << k;
+  }
+  return accs_[slot];
+}
+
+void ColumnSums::clear(int k) {
+  if (!has(k)) return;
+  if (k == inline_k_) {
+    inline_k_ = -1;
+  } else {
+    accs_.erase(accs_.begin() + vector_slot(present_, inline_k_, k));
+  }
+  present_ &= ~(1u << k);
+}
+
 ReduceResult empty_state(int64_t n_cols, uint32_t sums) {
   if (n_cols < 1) throw std::invalid_argument("l2loss: a state needs at least one column");
   ReduceResult r;
@@ -70,7 +115,7 @@ void merge_into(ReduceResult& into, const ReduceResult& from) {
     ColumnSums& dst = merged.columns[c];
     const ColumnSums& src = from.columns[c];
     for (int k = 0; k < kNumAccs; ++k) {
-      sacc_merge(dst.acc[k], src.acc[k]);
+      if (src.has(k)) sacc_merge(dst.mut(k), src.get(k));
       dst.term_flags[k] |= src.term_flags[k];
     }
     dst.max_abs = merge_max(dst.max_abs, src.max_abs);
@@ -193,7 +238,7 @@ std::vector<uint8_t> serialize(const ReduceResult& r) {
   for (const ColumnSums& c : r.columns) {
     w.put<double>(c.max_abs);
     for (uint8_t f : c.term_flags) w.put<uint8_t>(f);
-    for (const Superaccumulator& a : c.acc) w.put_acc(a);
+    for (int k = 0; k < kNumAccs; ++k) w.put_acc(c.get(k));
   }
   return std::move(w.out);
 }
@@ -231,12 +276,16 @@ ReduceResult parse_state(const uint8_t* data, size_t size, bool store) {
   }
   rd.get_acc(r.weight_sum);
   ColumnSums scratch;
+  Superaccumulator acc;
   if (store) r.columns.resize(static_cast<size_t>(r.n_cols));
   for (int64_t j = 0; j < r.n_cols; ++j) {
     ColumnSums& c = store ? r.columns[static_cast<size_t>(j)] : scratch;
     c.max_abs = rd.get<double>();
     for (uint8_t& f : c.term_flags) f = rd.get<uint8_t>();
-    for (Superaccumulator& a : c.acc) rd.get_acc(a);
+    for (int k = 0; k < kNumAccs; ++k) {
+      rd.get_acc(acc);
+      if (store && !sacc_all_digits_zero(acc)) c.mut(k) = acc;  // zero stays absent: the encoding is canonical
+    }
   }
   if (!rd.done()) throw std::invalid_argument("l2loss state: trailing bytes");
   return r;

@@ -6,6 +6,13 @@
 
 namespace l2loss {
 
+bool sacc_all_digits_zero(const Superaccumulator& acc) {
+  for (int64_t d : acc.chunk) {
+    if (d != 0) return false;
+  }
+  return true;
+}
+
 void sacc_clear(Superaccumulator& acc) {
   std::memset(acc.chunk, 0, sizeof acc.chunk);
   acc.adds_until_carry = Superaccumulator::kCarryInterval;

@@ -34,6 +34,8 @@ struct IsaKernels {
   ColumnKernel column;  // kernel_body.inc: metrics, float16, exact, gradient
   TinyScan tiny_scan;   // target_scan.inc
   RidgeKernel ridge;    // ridge_body.inc
+  PackedKernel packed;  // kernel_packed.inc: MSE / MAE of C-ordered (n, k) pairs
+  int packed_lanes;     // its vector width in doubles
 };
 const IsaKernels& kernels_for(Isa isa);
 

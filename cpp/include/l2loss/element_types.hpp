@@ -68,6 +68,16 @@ inline double load_element(const char* p) {
 // Operand pairs (y_true, y_pred) the kernels read: float32/float64 in any combination,
 // or two float16, or two bfloat16 (a narrow type paired with another is widened before
 // it reaches the engine: the widening is exact).
+// Bytes per element (0 for kNone).
+inline int64_t element_size(DType d) {
+  switch (d) {
+    case DType::kFloat64: return 8;
+    case DType::kFloat32: return 4;
+    case DType::kFloat16:
+    case DType::kBFloat16: return 2;
+    default: return 0;
+  }
+}
 inline bool is_wide_float(DType d) { return d == DType::kFloat32 || d == DType::kFloat64; }
 inline bool is_narrow_float(DType d) { return d == DType::kFloat16 || d == DType::kBFloat16; }
 inline bool operands_supported(DType y_true, DType y_pred) {

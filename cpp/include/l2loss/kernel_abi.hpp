@@ -176,18 +176,58 @@ struct CarefulState {
 
 using CarefulKernel = void (*)(const ColumnTask&, const KernelConfig&, CarefulState&);
 
+// ---- packed rows: vector lanes across columns ---------------------------------------
+//
+// A C-ordered (n, k) pair (both operands with consecutive columns and consecutive rows
+// adjacent: one flat run of n*k elements) is read the way a 1-D input is, front to back,
+// vector after vector. Lane l of the j-th vector holds element j*L + l (L lanes), which
+// belongs to column (j*L + l) % k: the pattern repeats every lcm(k, L) elements. So the
+// expansion levels are kept per (slot, lane) with slot = j % slots, slots a multiple of
+// lcm(k, L) / L (and at least 8, so that consecutive vectors never wait on each other):
+// each level only ever receives the terms of one column. A task starts at a row start.
+struct PackedTask {
+  const char* y_true;  // element (0, 0) of the task's rows
+  const char* y_pred;
+  const char* weight;  // one weight per row, or nullptr
+  int64_t weight_stride;
+  int64_t rows;
+  int64_t cols;
+};
+
+// Per-thread state of the packed kernel. Expansion residuals (rare) and the scalar tail of
+// a task are logged as (column, term) for the driver to add to the superaccumulators
+// (column -1: the weight sum); the log holds at least rows * cols + lanes entries.
+struct PackedState {
+  double* fpe0;  // [slots * lanes]: level 0 of lane l of slot s at s * lanes + l
+  double* fpe1;
+  int64_t slots;
+  double wfpe0[kMaxLanes];  // the weight sum's levels (cfg.sum_weights)
+  double wfpe1[kMaxLanes];
+  int64_t* log_column;
+  double* log_term;
+  int64_t log_size;
+};
+
+using PackedKernel = void (*)(const PackedTask&, const KernelConfig&, PackedState&);
+
 // Per-ISA kernel tables, defined in kernels_<isa>.cpp (avx2/avx512 only when built).
 namespace scalar {
 void column_kernel(const ColumnTask&, const KernelConfig&, ColumnState&);
+void packed_kernel(const PackedTask&, const KernelConfig&, PackedState&);
+extern const int kPackedLanes;  // its vector width in doubles
 void careful_kernel(const ColumnTask&, const KernelConfig&, CarefulState&);
 void flush_column(ColumnState&);
 void sacc_add_double(Superaccumulator&, double);
 }  // namespace scalar
 namespace avx2 {
 void column_kernel(const ColumnTask&, const KernelConfig&, ColumnState&);
-}
+void packed_kernel(const PackedTask&, const KernelConfig&, PackedState&);
+extern const int kPackedLanes;  // its vector width in doubles
+}  // namespace avx2
 namespace avx512 {
 void column_kernel(const ColumnTask&, const KernelConfig&, ColumnState&);
-}
+void packed_kernel(const PackedTask&, const KernelConfig&, PackedState&);
+extern const int kPackedLanes;  // its vector width in doubles
+}  // namespace avx512
 
 }  // namespace l2loss

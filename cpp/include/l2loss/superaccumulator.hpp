@@ -37,6 +37,9 @@ struct Superaccumulator {
 
 // Empties `acc`.
 void sacc_clear(Superaccumulator& acc);
+// Whether every digit is zero (true for an empty accumulator; a sum that cancelled to zero
+// without normalisation may still have nonzero digits).
+bool sacc_all_digits_zero(const Superaccumulator& acc);
 // Propagates carries; afterwards chunks 0..65 lie in [0, 2^32) (canonical form).
 void sacc_normalize(Superaccumulator& acc);
 // into += from, exactly. Throws std::invalid_argument when the top digit of the sum would
