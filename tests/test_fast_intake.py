@@ -444,3 +444,17 @@ def test_exact_and_threaded_accumulators() -> None:
         l2loss.RegressionAccumulator(num_threads=np.int64(2)).update(y, p).compute(),
         l2loss.regression_report(y, p),
     )
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_wide_inputs(order: str) -> None:
+    rng = np.random.default_rng(13)
+    y = np.asarray(rng.uniform(0.0, 3.0, (40, 300)), order=order)  # >= 0: the log metrics too
+    p = np.asarray(rng.uniform(0.0, 3.0, (40, 300)), order=order)
+    w, mo = rng.uniform(0.5, 2.0, 40), rng.uniform(0.1, 1.0, 300)
+    for name in INTAKE:
+        if name == "max_error":
+            continue
+        for kw in ({"multioutput": "raw_values"}, {"sample_weight": w, "multioutput": mo}):
+            assert INTAKE[name](y, p, kw) is not None
+            assert same(getattr(l2loss, name)(y, p, **kw), general(name)(y, p, **kw)), (name, kw)

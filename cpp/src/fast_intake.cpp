@@ -37,8 +37,6 @@ namespace {
 constexpr int64_t kReleaseGilElements = 1 << 14;
 constexpr char kNativeOrder = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? '<' : '>';
 constexpr long kMaxThreads = 2147483647L;
-// More outputs than this go to the general path (its per-column arrays are no slower there).
-constexpr int64_t kMaxFastColumns = 64;
 
 PyTypeObject* ndarray_type = nullptr;  // numpy.ndarray itself: subclasses carry meaning
 PyObject* float32_dtype = nullptr;     // numpy.dtype("float32"), kept for good
@@ -87,7 +85,7 @@ bool take_target(PyObject* o, Target& t) {
   t.op.data = static_cast<const char*>(a.data());
   t.op.row_stride = a.strides(0);
   t.op.col_stride = nd == 2 ? a.strides(1) : 0;
-  return t.rows > 0 && t.cols > 0 && t.cols <= kMaxFastColumns;
+  return t.rows > 0 && t.cols > 0;
 }
 
 // A 1-D float32/float64 array (sample weights, output weights).
