@@ -6,12 +6,18 @@ Issue #16, item 1: at n = 1000 float64 every metric (weighted or not) should tak
 the same job (``np.mean((a - b) ** 2)``, ``np.average(..., weights=w)`` ...) and
 scikit-learn side by side in one process: the candidates alternate in rounds so that
 machine noise hits them alike, and each figure is the median over the rounds of the
-mean time of a loop of calls. Run:
+mean time of a loop of calls. "general path" is the same l2loss call without the fast
+intake (``func.__wrapped__``; for update, the validation + ``_batch`` + ``_absorb`` path),
+i.e. what every such call cost before issue #16.1. Run:
 
     PYTHONPATH=python python benchmarks/small_calls.py [--repeats 15] [--quick]
 
-``run(repeats)`` returns one dict per case (for benchmarks/run.py). Not a test: timings
-are never asserted (see benchmarks/README.md).
+``run(repeats)`` returns one dict per case (for benchmarks/run.py). ``--profile`` adds
+where the time of a call goes at n = 1000 float64 (``breakdown``): the public call, the
+C++ fast intake called directly (the public call minus its one Python frame), the
+engine's fused pass alone (``_core.reduce`` with the same kernel profile) and the
+engine's finalisers (each through its ReduceResult method, ~0.2 us of call overhead
+included). Not a test: timings are never asserted (see benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 
 import l2loss
 import numpy as np
+from l2loss import _core
 
 try:
     import sklearn.metrics as skm
@@ -97,11 +104,14 @@ def _sklearn_twin(name: str, a: np.ndarray, b: np.ndarray, w: np.ndarray | None)
     return lambda: f(a, b, sample_weight=w)
 
 
-def _accumulator_case(a: np.ndarray, b: np.ndarray, w: np.ndarray | None) -> tuple[Call, Call]:
-    acc = l2loss.RegressionAccumulator()
+def _accumulator_case(a: np.ndarray, b: np.ndarray, w: np.ndarray | None) -> tuple[Call, Call, Call]:
+    acc, slow_acc = l2loss.RegressionAccumulator(), l2loss.RegressionAccumulator()
 
     def ours() -> None:
         acc.update(a, b, w)
+
+    def general() -> None:  # what update() ran before the fast intake (validation, check_reg_targets ...)
+        slow_acc._absorb([slow_acc._batch("update", a, b, w)], from_update=True)
 
     sums = np.zeros(4)
 
@@ -113,7 +123,7 @@ def _accumulator_case(a: np.ndarray, b: np.ndarray, w: np.ndarray | None) -> tup
         sums[2] += ww @ d
         sums[3] += ww.sum()
 
-    return ours, numpy_twin
+    return ours, general, numpy_twin
 
 
 def _ours(f: Callable[..., Any], a: np.ndarray, b: np.ndarray, w: np.ndarray | None) -> Call:
@@ -182,10 +192,11 @@ def run(repeats: int = 15, quick: bool = False) -> list[dict[str, Any]]:
             a, b, w = _data(n, dtype)
             ww = w if weighted else None
             if name == "RegressionAccumulator.update":
-                ours, numpy_twin = _accumulator_case(a, b, ww)
-                calls: dict[str, Call] = {"l2loss": ours, "numpy": numpy_twin}
+                ours, slow, numpy_twin = _accumulator_case(a, b, ww)
+                calls: dict[str, Call] = {"l2loss": ours, "general": slow, "numpy": numpy_twin}
             else:
-                calls = {"l2loss": _ours(getattr(l2loss, name), a, b, ww)}
+                f = getattr(l2loss, name)
+                calls = {"l2loss": _ours(f, a, b, ww), "general": _ours(f.__wrapped__, a, b, ww)}
                 calls["numpy"] = _numpy_twin(name, a, b, ww)
                 sk = _sklearn_twin(name, a, b, ww)
                 if sk is not None:
@@ -198,6 +209,7 @@ def run(repeats: int = 15, quick: bool = False) -> list[dict[str, Any]]:
                     "dtype": dtype,
                     "weighted": weighted,
                     "l2loss_us": times["l2loss"],
+                    "general_us": times["general"],
                     "numpy_us": times["numpy"],
                     "sklearn_us": times.get("sklearn"),
                 }
@@ -205,16 +217,97 @@ def run(repeats: int = 15, quick: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
+def breakdown(repeats: int = 15, n: int = 1000) -> list[dict[str, Any]]:
+    """Where the time of a call goes (us, medians): public call, intake, engine pass, finalisers."""
+    a, b, w = _data(n, "float64")
+    families = [
+        ("mean_squared_error", _core.mse_intake, _core.PROFILE_SQ, ("mean",)),
+        ("r2_score", _core.r2_intake, _core.PROFILE_R2, ("r2_parts",)),
+        (
+            "explained_variance_score",
+            _core.explained_variance_intake,
+            _core.PROFILE_REPORT,
+            ("explained_variance_parts",),
+        ),
+        (
+            "regression_report",
+            _core.report_intake,
+            _core.PROFILE_REPORT,
+            ("mean", "mean", "mean", "r2_parts", "explained_variance_parts", "weight_sum"),
+        ),
+    ]
+    rows = []
+    for name, intake, profile, finalisers in families:
+        for ww in (None, w):
+            kw = {} if ww is None else {"sample_weight": ww}
+            state = _core.reduce(a, b, ww, sums=profile)
+            fin = {
+                "mean": lambda state=state: state.mean(_core.ACC_SQ),
+                "r2_parts": state.r2_parts,
+                "explained_variance_parts": state.explained_variance_parts,
+                "weight_sum": state.weight_sum,
+            }
+            calls: dict[str, Call] = {
+                "public": _ours(getattr(l2loss, name), a, b, ww),
+                "intake": lambda intake=intake, kw=kw: intake(a, b, kw),
+                "engine_pass": lambda ww=ww, profile=profile: _core.reduce(a, b, ww, sums=profile),
+            }
+            for f in dict.fromkeys(finalisers):
+                calls[f] = fin[f]
+            times = _median_us(calls, repeats)
+            finalise = sum(times[f] for f in finalisers)
+            rows.append(
+                {"function": name, "n": n, "weighted": ww is not None, **times, "finalisers": finalise}
+            )
+    acc = l2loss.RegressionAccumulator()
+    state = _core.reduce(a[:256], b[:256], None, sums=_core.PROFILE_REPORT)
+    other = state.copy()
+    times = _median_us(
+        {
+            "public": lambda: acc.update(a[:256], b[:256]),
+            "intake": lambda: _core.accumulate_intake(a[:256], b[:256], None, None),
+            "engine_pass": lambda: _core.reduce(a[:256], b[:256], None, sums=_core.PROFILE_REPORT),
+            "merge": lambda: state.merge(other),
+        },
+        repeats,
+    )
+    rows.append(
+        {
+            "function": "RegressionAccumulator.update",
+            "n": 256,
+            "weighted": False,
+            **times,
+            "finalisers": times["merge"],
+        }
+    )
+    return rows
+
+
+def render_breakdown(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| function | n | weights | public us | intake us | engine pass us | finalisers (or merge) us |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['function']} | {r['n']} | {'yes' if r['weighted'] else 'no'} | {r['public']:.2f} | "
+            f"{r['intake']:.2f} | {r['engine_pass']:.2f} | {r['finalisers']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def render(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| function | n | dtype | weights | l2loss us | NumPy us | sklearn us | NumPy / l2loss |",
-        "|---|---:|---|---|---:|---:|---:|---:|",
+        "| function | n | dtype | weights | l2loss us | general path us | NumPy us | sklearn us "
+        "| NumPy / l2loss |",
+        "|---|---:|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         sk = "-" if r["sklearn_us"] is None else f"{r['sklearn_us']:.1f}"
         lines.append(
             f"| {r['function']} | {r['n']} | {r['dtype']} | {'yes' if r['weighted'] else 'no'} | "
-            f"{r['l2loss_us']:.2f} | {r['numpy_us']:.2f} | {sk} | {r['numpy_us'] / r['l2loss_us']:.1f} |"
+            f"{r['l2loss_us']:.2f} | {r['general_us']:.2f} | {r['numpy_us']:.2f} | {sk} | "
+            f"{r['numpy_us'] / r['l2loss_us']:.1f} |"
         )
     return "\n".join(lines)
 
@@ -223,8 +316,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15, help="timed rounds per case")
     parser.add_argument("--quick", action="store_true", help="n = 1000 float64 only")
+    parser.add_argument("--profile", action="store_true", help="also where the time of a call goes")
     args = parser.parse_args(argv)
     print(render(run(args.repeats, args.quick)))
+    if args.profile:
+        print()
+        print(render_breakdown(breakdown(args.repeats)))
     return 0
 
 

@@ -180,3 +180,24 @@ def test_thread_counts_beyond_a_c_int_are_refused_by_name() -> None:
                 call()
     with pytest.raises(ValueError, match="at most"):
         l2loss.set_num_threads(2**40)
+
+
+def test_the_small_calls_benchmark_runs() -> None:
+    """benchmarks/small_calls.py (wired into benchmarks/run.py by the lead): every case gives
+    a row with a positive time for each candidate; the timings themselves are not asserted."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "small_calls.py"
+    spec = importlib.util.spec_from_file_location("small_calls", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = module.run(1, quick=True)
+    want = [(name, n, weighted) for name, n, _, weighted in module.cases(True)]
+    assert [(r["function"], r["n"], r["weighted"]) for r in rows] == want
+    for r in rows:
+        assert r["l2loss_us"] > 0 and r["general_us"] > 0 and r["numpy_us"] > 0, r
+    assert "| regression_report | 1000 | float64 | yes |" in module.render(rows)
+    profiled = {r["function"] for r in module.breakdown(1)}
+    assert profiled >= {"regression_report", "RegressionAccumulator.update"}
