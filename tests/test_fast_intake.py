@@ -458,3 +458,48 @@ def test_wide_inputs(order: str) -> None:
         for kw in ({"multioutput": "raw_values"}, {"sample_weight": w, "multioutput": mo}):
             assert INTAKE[name](y, p, kw) is not None
             assert same(getattr(l2loss, name)(y, p, **kw), general(name)(y, p, **kw)), (name, kw)
+
+
+def odd_arrays() -> list[tuple[str, Any]]:
+    base = np.linspace(0.5, 3.0, 6)
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    return [
+        ("0-d", np.float64(2.0) * np.ones(())),
+        ("numpy scalar", np.float64(2.0)),
+        ("complex", base.astype(complex)),
+        ("bool", base > 1),
+        ("strings", base.astype(str)),
+        ("object", base.astype(object)),
+        ("datetime", np.arange(6).astype("datetime64[s]")),
+        ("void2", np.zeros(6, dtype="V2")),
+        ("structured", np.zeros(6, dtype=[("a", "f8")])),
+        ("bfloat16", base.astype(ml_dtypes.bfloat16)),
+        ("float16", base.astype(np.float16)),
+        ("longdouble", base.astype(np.longdouble)),
+        ("big-endian float32", base.astype(">f4")),
+        ("broadcast", np.broadcast_to(np.float64(1.5), (6,))),
+        ("strided", np.repeat(base, 3)[::3]),
+        ("reversed", base[::-1]),
+        ("3-D", base.reshape(6, 1, 1)),
+        ("(6, 0)", np.zeros((6, 0))),
+        ("(0,)", base[:0]),
+        ("(6, 2)", np.c_[base, base[::-1]]),
+        ("list", base.tolist()),
+        ("None", None),
+    ]
+
+
+@pytest.mark.parametrize("name", list(INTAKE))
+def test_odd_inputs_never_crash_and_give_the_general_paths_outcome(name: str) -> None:
+    """Every odd array as y_true, y_pred, sample_weight or multioutput: the public call has
+    the outcome (value bits, exception, warnings) of the general path."""
+    base = np.linspace(0.5, 3.0, 6)
+    base2 = np.c_[base, base[::-1] * 0.5]
+    for label, odd in odd_arrays():
+        calls: list[tuple[Any, Any, dict[str, Any]]] = [(odd, base[::-1], {}), (base, odd, {})]
+        if name != "max_error":
+            calls += [(base, base[::-1], {"sample_weight": odd}), (base2, base2[::-1], {"multioutput": odd})]
+        for y, p, kw in calls:
+            got = outcome(getattr(l2loss, name), y, p, **kw)
+            want = outcome(general(name), y, p, **kw)
+            assert (got[0], key(got[1]), got[2]) == (want[0], key(want[1]), want[2]), (name, label, kw)
