@@ -23,9 +23,9 @@ from ._validation import (
     check_bool,
     check_num_threads,
     check_reg_targets,
+    fast_intake,
     sklearn_compatible,
     sklearn_signature,
-    small_call_fast_path,
     user_stacklevel,
     validate_params,
 )
@@ -226,7 +226,7 @@ def mean_squared_error(
     multioutput: Literal["uniform_average"] | OutputWeights = ..., num_threads: Threads = ...,
     exact: bool = ...,
 ) -> float: ...
-@small_call_fast_path(_core.mse_intake)
+@fast_intake(_core.mse_intake)
 @sklearn_signature
 def mean_squared_error(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
@@ -291,7 +291,7 @@ def root_mean_squared_error(
     multioutput: Literal["uniform_average"] | OutputWeights = ..., num_threads: Threads = ...,
     exact: bool = ...,
 ) -> float: ...
-@small_call_fast_path(_core.rmse_intake)
+@fast_intake(_core.rmse_intake)
 @sklearn_signature
 def root_mean_squared_error(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
@@ -356,7 +356,7 @@ def mean_absolute_error(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
     multioutput: Literal["uniform_average"] | OutputWeights = ..., num_threads: Threads = ...,
 ) -> float: ...
-@small_call_fast_path(_core.mae_intake)
+@fast_intake(_core.mae_intake)
 @sklearn_signature
 def mean_absolute_error(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
@@ -415,7 +415,7 @@ def mean_squared_log_error(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
     multioutput: Literal["uniform_average"] | OutputWeights = ..., num_threads: Threads = ...,
 ) -> float: ...
-@small_call_fast_path(_core.msle_intake)
+@fast_intake(_core.msle_intake)
 @sklearn_signature
 def mean_squared_log_error(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
@@ -475,7 +475,7 @@ def root_mean_squared_log_error(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = ...,
     multioutput: Literal["uniform_average"] | OutputWeights = ..., num_threads: Threads = ...,
 ) -> float: ...
-@small_call_fast_path(_core.rmsle_intake)
+@fast_intake(_core.rmsle_intake)
 @sklearn_signature
 def root_mean_squared_log_error(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
@@ -567,7 +567,7 @@ def r2_score(
     multioutput: Literal["uniform_average", "variance_weighted"] | OutputWeights | None = ...,
     force_finite: bool = ..., num_threads: Threads = ...,
 ) -> float: ...
-@small_call_fast_path(_core.r2_intake)
+@fast_intake(_core.r2_intake)
 @sklearn_signature
 def r2_score(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
@@ -642,7 +642,7 @@ def explained_variance_score(
     multioutput: Literal["uniform_average", "variance_weighted"] | OutputWeights = ...,
     force_finite: bool = ..., num_threads: Threads = ...,
 ) -> float: ...
-@small_call_fast_path(_core.explained_variance_intake)
+@fast_intake(_core.explained_variance_intake)
 @sklearn_signature
 def explained_variance_score(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,
@@ -700,7 +700,7 @@ def round_max_error(value: float, dtype: np.dtype) -> float:
     return float(value)
 
 
-@small_call_fast_path(_core.max_error_intake)
+@fast_intake(_core.max_error_intake)
 @sklearn_signature
 def max_error(y_true: ArrayLike, y_pred: ArrayLike, *, num_threads: Threads = None) -> float:
     """Maximum absolute residual, drop-in for :func:`sklearn.metrics.max_error`.

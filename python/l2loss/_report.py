@@ -20,8 +20,8 @@ from ._validation import (
     MULTIOUTPUT_OPTIONS,
     check_bool,
     check_reg_targets,
+    fast_intake,
     sklearn_signature,
-    small_call_fast_path,
     validate_params,
 )
 
@@ -137,7 +137,7 @@ class RegressionReport:
         return f"<table><caption>{caption}</caption>{rows}</table>"
 
 
-@small_call_fast_path(_core.report_intake, finish=RegressionReport)
+@fast_intake(_core.report_intake, finish=RegressionReport)
 @sklearn_signature
 def regression_report(
     y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None,

@@ -35,6 +35,7 @@ __all__ = [
     "check_num_threads",
     "kernel_operand",
     "check_reg_targets",
+    "fast_intake",
     "sklearn_assume_finite",
     "sklearn_signature",
     "small_call_fast_path",
@@ -73,10 +74,10 @@ def sklearn_signature(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def small_call_fast_path(
+def fast_intake(
     fast: Callable[[Any, Any, dict[str, Any]], Any], finish: Callable[..., Any] | None = None
 ) -> Callable[[F], F]:
-    """Route the common calls straight to a C++ fast intake, everything else to `general`.
+    """Route the common calls straight to a C++ fast intake, everything else to `general` (#16.1).
 
     ``fast(y_true, y_pred, kwargs)`` (``_core.mse_intake`` and friends, in
     cpp/src/fast_intake.cpp) takes the two positional arguments and the keyword dict of
@@ -115,6 +116,38 @@ def small_call_fast_path(
     return decorate
 
 
+def small_call_fast_path(fast: Callable[[Any, Any, int], Any]) -> Callable[[F], F]:
+    """Route the plainest calls straight to a C++ fast path, everything else to `general`.
+
+    (The metrics now use :func:`fast_intake`, which also takes keywords; this older
+    two-array form stays for fast paths written against it.)
+
+    ``fast(y_true, y_pred, num_threads)`` (``_core.mse_fast`` and friends) takes two
+    positional arrays and at most keywords spelled at their defaults plus a valid
+    ``num_threads`` (see ``_fast_threads``); it returns the result, or None to decline
+    (any other array type, dtype, shape, a non-finite value ...), and then the general
+    path -- validation, sklearn's errors, the general kernels -- runs as if the fast path
+    did not exist. Kept outermost so a small call costs one Python frame (~1 us in all).
+    """
+
+    def decorate(general: F) -> F:
+        own = frozenset(inspect.signature(general).parameters)  # a keyword general lacks must reach it
+
+        @functools.wraps(general)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if len(args) == 2:
+                threads = _fast_threads(kwargs, own) if kwargs else 0  # 0: the engine's default
+                if threads is not None:
+                    value = fast(args[0], args[1], threads)
+                    if value is not None:
+                        return value
+            return general(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
 MAX_THREADS = 2**31 - 1  # the engine takes thread counts as a C int
 
 
@@ -132,6 +165,28 @@ def check_num_threads(value: Any, name: str = "num_threads", *, allow_none: bool
     if value > MAX_THREADS:
         raise ValueError(f"{name} must be at most 2**31 - 1, got {value!r}")
     return int(value)
+
+
+def _fast_threads(kwargs: dict[str, Any], own: frozenset[str]) -> int | None:
+    """The thread count of a call the fast path may take, or None.
+
+    Eligible: keywords spelled at their defaults (``sample_weight=None``,
+    ``multioutput="uniform_average"``, ``exact=False``) and a valid ``num_threads``; an
+    invalid ``num_threads`` is left to the general path, which raises its error.
+    """
+    threads = 0
+    for key, value in kwargs.items():
+        if key not in own:
+            return None
+        if key == "num_threads":
+            if value is not None:
+                if type(value) is not int or not 1 <= value <= MAX_THREADS:
+                    return None
+                threads = value
+        elif not ((key == "sample_weight" and value is None) or (key == "exact" and value is False)
+                  or (key == "multioutput" and type(value) is str and value == "uniform_average")):
+            return None
+    return threads
 
 
 class InvalidParameterError(ValueError, TypeError):
