@@ -284,6 +284,7 @@ bool all_finite(const std::vector<double>& v) {
 // sklearn's _average, correctly rounded (the general path's average_outputs / aggregate).
 // nullopt: the weights sum to zero (numpy.average's ZeroDivisionError, the general path's).
 std::optional<double> average(const std::vector<double>& values, const double* weights) {
+  if (weights == nullptr && values.size() == 1) return values[0];  // v / 1: exact, and ~0.2 us saved
   try {
     return exact_weighted_average(values.data(), weights, static_cast<int64_t>(values.size()));
   } catch (const std::domain_error&) {
