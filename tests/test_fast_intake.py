@@ -503,3 +503,16 @@ def test_odd_inputs_never_crash_and_give_the_general_paths_outcome(name: str) ->
             got = outcome(getattr(l2loss, name), y, p, **kw)
             want = outcome(general(name), y, p, **kw)
             assert (got[0], key(got[1]), got[2]) == (want[0], key(want[1]), want[2]), (name, label, kw)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_narrow_float_pairs(dtype: str) -> None:
+    """float16 / bfloat16 pairs (read natively by the kernels) with a plain-float result."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    dt = np.dtype(np.float16) if dtype == "float16" else np.dtype(ml_dtypes.bfloat16)
+    rng = np.random.default_rng(17)
+    y, p = rng.uniform(0.0, 4.0, (500, 2)).astype(dt), rng.uniform(0.0, 4.0, (500, 2)).astype(dt)
+    for name in ("mean_squared_error", "root_mean_squared_error", "mean_absolute_error", *FRACTION):
+        for kw in ({}, {"multioutput": [0.3, 0.7]}, {"num_threads": 2}):
+            assert INTAKE[name](y, p, kw) is not None, (name, kw)
+            assert same(getattr(l2loss, name)(y, p, **kw), general(name)(y, p, **kw)), (name, kw)

@@ -218,13 +218,13 @@ bool parse_options(PyObject* kwargs, unsigned allowed, bool variance_weighted, b
 
 // ---- the pass -----------------------------------------------------------------------------
 
-// The request of a clean call, or false. `narrow_ok`: float16/bfloat16 pairs accepted
-// (only where the general path keeps them and the result is a plain float).
 struct Call {
   ReduceRequest req;
   bool float64_result = false;  // sklearn's working dtype: float64, else float32
 };
 
+// The request of a clean call, or false. `narrow_ok`: float16/bfloat16 pairs accepted
+// (only unweighted, and only where the result is a plain float, not float16 values).
 bool prepare(PyObject* y_true, PyObject* y_pred, const Options& o, uint32_t sums, bool narrow_ok, Call& c) {
   Target t, p;
   if (!take_target(y_true, t) || !take_target(y_pred, p)) return false;
