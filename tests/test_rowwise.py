@@ -192,3 +192,15 @@ def test_bad_arguments_are_refused() -> None:
         _core.row_mean_squares(y, y, ro)
     with pytest.raises(ValueError, match="num_threads"):
         _core.row_mean_squares(y, y, np.empty(3), num_threads=-1)
+
+
+@pytest.mark.parametrize("span", [20, 40, 60, 80, 100])
+def test_rows_whose_terms_span_many_binades(span: int) -> None:
+    """Terms from 1 down to 2**-span: the floating-point fast path is exact only while the
+    span is small for its row length; past that the exact path must take over."""
+    rng = np.random.default_rng(span)
+    for k in (2, 3, 16, 101):
+        y = np.zeros((400, k))
+        p = rng.uniform(1.0, 2.0, size=(400, k)) * 2.0 ** (-rng.integers(0, span // 2 + 1, size=(400, k)))
+        for fmt in FORMATS:
+            assert same(rows(y, p, fmt), oracle(y, p, fmt)), (k, fmt)
