@@ -16,6 +16,7 @@
 #include "l2loss/bandwidth_probe.hpp"
 #include "l2loss/element_types.hpp"
 #include "l2loss/engine.hpp"
+#include "l2loss/rowwise.hpp"
 #include "l2loss/ridge.hpp"
 
 namespace py = pybind11;
@@ -277,6 +278,36 @@ PYBIND11_MODULE(_core, m, L2LOSS_MODULE_GIL) {
           py::arg("data"))
       .def_static("empty", &empty_state, py::arg("n_cols"), py::arg("sums"));
 
+  m.def(
+      "row_mean_squares",
+      [](const py::array& y_true, const py::array& y_pred, py::array out, int num_threads) {
+        int64_t rt, ct, rp, cp;
+        const Operand t = take_operand(y_true, "y_true", rt, ct);
+        const Operand p = take_operand(y_pred, "y_pred", rp, cp);
+        if (rt != rp || ct != cp) throw py::value_error("y_true and y_pred must have the same shape");
+        if (ct < 1) throw py::value_error("rows must have at least one element");
+        if (!out.writeable()) throw py::value_error("out must be writable");
+        DType od;
+        if (out.ndim() != 1 || out.shape(0) != rt || !native_float(out.dtype(), od) ||
+            (od != DType::kFloat64 && od != DType::kFloat32)) {
+          throw py::value_error("out must be a 1-D float32/float64 array with one element per row");
+        }
+        char* o = static_cast<char*>(out.mutable_data());
+        std::optional<py::gil_scoped_release> release;
+        if (rt * ct >= kReleaseGilElements) release.emplace();  // only the buffers are touched
+        row_mean_squares(t, p, rt, ct, o, out.strides(0), od == DType::kFloat32, num_threads);
+      },
+      py::arg("y_true"), py::arg("y_pred"), py::arg("out"), py::kw_only(), py::arg("num_threads") = 0,
+      "out[i] = the correctly rounded mean of (y_pred[i, j] - y_true[i, j])**2 over j (differences in "
+      "double), rounded once to out's dtype.");
+  m.def(
+      "_round_quotient",
+      [](const std::vector<uint64_t>& limbs, int64_t scale, uint64_t k, bool float32) {
+        return float32 ? round_quotient(limbs.data(), static_cast<int>(limbs.size()), scale, k, 24, -149, 127)
+                       : round_quotient(limbs.data(), static_cast<int>(limbs.size()), scale, k, 53, -1074, 1023);
+      },
+      py::arg("limbs"), py::arg("scale"), py::arg("k"), py::arg("float32") = false,
+      "Test hook: (N / k) * 2**scale rounded once (N: little-endian 64-bit limbs).");
   m.def(
       "reduce",
       [](const py::array& y_true, const py::array& y_pred, const py::object& sample_weight, uint32_t sums, bool log1p,

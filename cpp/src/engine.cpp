@@ -281,9 +281,9 @@ void store_state(const ColumnState& src, ColumnSums& dst, bool first) {
   for (int k = 0; k < kNumAccs; ++k) {
     if (!((src.used >> k) & 1u)) continue;  // untouched: still exactly zero
     if (first) {
-      dst.mut(k) = src.acc[k];
+      dst.set(k, src.acc[k]);
     } else {
-      sacc_merge(dst.mut(k), src.acc[k]);
+      dst.add(k, src.acc[k]);
     }
   }
   dst.max_abs = std::max(dst.max_abs, src.max_abs);
@@ -330,6 +330,7 @@ void packed_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool&
   const int acc = req.sums == kProfAbs ? kAccAbs : kAccSq;
   const int64_t log_capacity = block_rows * k + block_rows + 2 * lanes;
   nonfinite = false;
+  std::vector<PackedThreadState> states;
   parallel_reduce_rows(
       threads, req.n_rows, std::max(chunk_rows(req, threads), block_rows),
       [&] {
@@ -372,36 +373,46 @@ void packed_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool&
         }
       },
       [](PackedThreadState&) {},
-      [&](PackedThreadState& s) {
-        auto add = [&](Superaccumulator& into, double v) {
-          if (v == 0.0) return;
-          if (!std::isfinite(v)) {
-            s.nonfinite = true;
-          } else {
-            scalar::sacc_add_double(into, v);
-          }
-        };
-        for (int64_t slot = 0; slot < slots; ++slot) {
-          for (int64_t l = 0; l < lanes; ++l) {
-            const auto i = static_cast<size_t>(slot * lanes + l);
-            ColumnSums& dst = out.columns[static_cast<size_t>((slot * lanes + l) % k)];
-            Superaccumulator& a = dst.mut(acc);
-            add(a, s.fpe0[i]);
-            add(a, s.fpe1[i]);
-          }
-        }
-        if (req.weight) {
-          Superaccumulator& w = out.columns[0].mut(kAccW);
-          for (int64_t l = 0; l < lanes; ++l) {
-            add(w, s.st.wfpe0[l]);
-            add(w, s.st.wfpe1[l]);
-          }
-        }
-        for (const auto& [column, sum] : s.spills) {
-          sacc_merge(out.columns[static_cast<size_t>(column < 0 ? 0 : column)].mut(column < 0 ? kAccW : acc), sum);
-        }
-        nonfinite = nonfinite || s.nonfinite;
-      });
+      [&](PackedThreadState& s) { states.push_back(std::move(s)); });
+  // Column c's levels are entries c, c + k, c + 2k, ... of every thread's (slot, lane) array
+  // (lcm(k, L) * (slots / period) of them): summed into one accumulator per column, stored once.
+  const int64_t entries = slots * lanes;
+  Superaccumulator sum;
+  auto add = [&](double v) {
+    if (v == 0.0) return;
+    if (!std::isfinite(v)) {
+      nonfinite = true;
+    } else {
+      scalar::sacc_add_double(sum, v);
+    }
+  };
+  for (int64_t c = 0; c < k; ++c) {
+    sacc_clear(sum);
+    for (PackedThreadState& s : states) {
+      for (int64_t i = c; i < entries; i += k) {
+        add(s.fpe0[static_cast<size_t>(i)]);
+        add(s.fpe1[static_cast<size_t>(i)]);
+      }
+      if (!s.spills.empty()) {
+        const auto it = s.spills.find(c);
+        if (it != s.spills.end()) sacc_merge(sum, it->second);
+      }
+    }
+    out.columns[static_cast<size_t>(c)].set(acc, sum);
+  }
+  if (req.weight) {
+    sacc_clear(sum);
+    for (PackedThreadState& s : states) {
+      for (int64_t l = 0; l < lanes; ++l) {
+        add(s.st.wfpe0[l]);
+        add(s.st.wfpe1[l]);
+      }
+      const auto it = s.spills.find(-1);
+      if (it != s.spills.end()) sacc_merge(sum, it->second);
+    }
+    out.columns[0].set(kAccW, sum);
+  }
+  for (const PackedThreadState& s : states) nonfinite = nonfinite || s.nonfinite;
 }
 
 void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& nonfinite, bool& tiny) {
@@ -413,7 +424,13 @@ void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& n
   const bool scan_w = moments && req.weight && req.weight_dtype == DType::kFloat64;
   const int64_t n_cols = req.n_cols;
   const bool wide = is_wide(req);
-  int64_t block_rows = block_rows_for(wide ? std::min(n_cols, kTileCols) : n_cols);
+  // Columns that are contiguous (F order) gain nothing from row blocks -- no other column
+  // shares their cache lines -- and pay the kernel's per-call cost on every block: one
+  // call per column per chunk then.
+  const bool column_major = element_size(req.y_true.dtype) == req.y_true.row_stride &&
+                            element_size(req.y_pred.dtype) == req.y_pred.row_stride;
+  int64_t block_rows = column_major ? std::numeric_limits<int64_t>::max()
+                                    : block_rows_for(wide ? std::min(n_cols, kTileCols) : n_cols);
   if (scan_y || scan_w) block_rows = std::min(block_rows, kScanBlockRows);
   const KernelConfig cfg_first = make_config(req, true);
   const KernelConfig cfg_rest = make_config(req, false);
@@ -529,7 +546,7 @@ void careful_pass(const ReduceRequest& req, int threads, ReduceResult& out) {
       [](const ColumnTask& t, const KernelConfig& cfg, CarefulState& st) { scalar::careful_kernel(t, cfg, st); },
       [](const CarefulState& st, ColumnSums& dst) {
         for (int k = 0; k < kNumAccs; ++k) {
-          if (!sacc_all_digits_zero(st.acc[k])) sacc_merge(dst.mut(k), st.acc[k]);
+          if (!sacc_all_digits_zero(st.acc[k])) dst.add(k, st.acc[k]);
           dst.term_flags[k] |= st.term_flags[k];
         }
         const double m = st.max_abs;
@@ -560,7 +577,7 @@ void target_moments_pass(const ReduceRequest& req, int threads, ReduceResult& ou
       [](const ColumnTask& t, const KernelConfig& c, CarefulState& st) { target_moments_rows(t, c, st); },
       [](const CarefulState& st, ColumnSums& dst) {
         for (int k : kAccs) {
-          if (!sacc_all_digits_zero(st.acc[k])) sacc_merge(dst.mut(k), st.acc[k]);
+          if (!sacc_all_digits_zero(st.acc[k])) dst.add(k, st.acc[k]);
           dst.term_flags[k] |= st.term_flags[k];
         }
       });

@@ -13,45 +13,66 @@ namespace l2loss {
 // ---- ColumnSums: compact per-column accumulators ----------------------------------------
 
 namespace {
-const Superaccumulator kEmptyAccumulator{};  // all digits zero: the value 0
 
-// The slot of accumulator k in the vector: the present bits below k, but the inline one.
-int vector_slot(uint32_t present, int inline_k, int k) {
-  uint32_t below = present & ((1u << k) - 1u);
-  if (inline_k >= 0) below &= ~(1u << inline_k);
-  return __builtin_popcount(below);
+// Offset of accumulator k's header word in the digit store (k must be present or be the
+// insertion point: the words of the present accumulators below k).
+size_t offset_of(const std::vector<int64_t>& digits, uint32_t present, int k) {
+  size_t at = 0;
+  for (uint32_t below = present & ((1u << k) - 1u); below != 0; below &= below - 1) {
+    at += 1 + static_cast<size_t>(digits[at] >> 8);
+  }
+  return at;
 }
+
+// The canonical digits of `a`: [lo, lo + count) holds every nonzero digit.
+void nonzero_range(Superaccumulator& a, int& lo, int& count) {
+  sacc_normalize(a);
+  int l = 0, h = Superaccumulator::kChunks;
+  while (l < h && a.chunk[l] == 0) ++l;
+  while (h > l && a.chunk[h - 1] == 0) --h;
+  lo = l;
+  count = h - l;
+}
+
 }  // namespace
 
-const Superaccumulator& ColumnSums::get(int k) const {
-  if (!has(k)) return kEmptyAccumulator;
-  if (k == inline_k_) return inline_;
-  return accs_[static_cast<size_t>(vector_slot(present_, inline_k_, k))];
+Superaccumulator ColumnSums::get(int k) const {
+  Superaccumulator a{};
+  if (!has(k)) return a;
+  const size_t at = offset_of(digits_, present_, k);
+  const int lo = static_cast<int>(digits_[at] & 0xFF), count = static_cast<int>(digits_[at] >> 8);
+  for (int j = 0; j < count; ++j) a.chunk[lo + j] = digits_[at + 1 + static_cast<size_t>(j)];
+  a.adds_until_carry = Superaccumulator::kCarryInterval;  // canonical digits: a full carry budget
+  return a;
 }
 
-Superaccumulator& ColumnSums::mut(int k) {
-  if (k == inline_k_) return inline_;
-  if (!has(k) && inline_k_ < 0) {
-    inline_k_ = static_cast<int8_t>(k);
-    inline_ = Superaccumulator{};
-    present_ |= 1u << k;
-    return inline_;
-  }
-  const auto slot = static_cast<size_t>(vector_slot(present_, inline_k_, k));
+void ColumnSums::set(int k, const Superaccumulator& value) {
+  Superaccumulator a = value;
+  int lo = 0, count = 0;
+  nonzero_range(a, lo, count);
+  clear(k);
+  const size_t at = offset_of(digits_, present_, k);
+  digits_.insert(digits_.begin() + static_cast<std::ptrdiff_t>(at), 1 + static_cast<size_t>(count), 0);
+  digits_[at] = lo | (static_cast<int64_t>(count) << 8);
+  for (int j = 0; j < count; ++j) digits_[at + 1 + static_cast<size_t>(j)] = a.chunk[lo + j];
+  present_ |= 1u << k;
+}
+
+void ColumnSums::add(int k, const Superaccumulator& a) {
   if (!has(k)) {
-    accs_.insert(accs_.begin() + static_cast<std::ptrdiff_t>(slot), Superaccumulator{});
-    present_ |= 1u << k;
+    set(k, a);
+    return;
   }
-  return accs_[slot];
+  Superaccumulator sum = get(k);
+  sacc_merge(sum, a);  // may throw: the column is untouched until set()
+  set(k, sum);
 }
 
 void ColumnSums::clear(int k) {
   if (!has(k)) return;
-  if (k == inline_k_) {
-    inline_k_ = -1;
-  } else {
-    accs_.erase(accs_.begin() + vector_slot(present_, inline_k_, k));
-  }
+  const size_t at = offset_of(digits_, present_, k);
+  const auto end = at + 1 + static_cast<size_t>(digits_[at] >> 8);
+  digits_.erase(digits_.begin() + static_cast<std::ptrdiff_t>(at), digits_.begin() + static_cast<std::ptrdiff_t>(end));
   present_ &= ~(1u << k);
 }
 
@@ -115,7 +136,7 @@ void merge_into(ReduceResult& into, const ReduceResult& from) {
     ColumnSums& dst = merged.columns[c];
     const ColumnSums& src = from.columns[c];
     for (int k = 0; k < kNumAccs; ++k) {
-      if (src.has(k)) sacc_merge(dst.mut(k), src.get(k));
+      if (src.has(k)) dst.add(k, src.get(k));
       dst.term_flags[k] |= src.term_flags[k];
     }
     dst.max_abs = merge_max(dst.max_abs, src.max_abs);
@@ -284,7 +305,7 @@ ReduceResult parse_state(const uint8_t* data, size_t size, bool store) {
     for (uint8_t& f : c.term_flags) f = rd.get<uint8_t>();
     for (int k = 0; k < kNumAccs; ++k) {
       rd.get_acc(acc);
-      if (store && !sacc_all_digits_zero(acc)) c.mut(k) = acc;  // zero stays absent: the encoding is canonical
+      if (store && !sacc_all_digits_zero(acc)) c.set(k, acc);  // zero stays absent: the encoding is canonical
     }
   }
   if (!rd.done()) throw std::invalid_argument("l2loss state: trailing bytes");

@@ -1,4 +1,5 @@
 # Stub for the compiled engine module (checked against the binary by tests/test_stubs.py).
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,10 @@ class ReduceResult:
     @staticmethod
     def empty(n_cols: int, sums: int) -> ReduceResult: ...
 
+def row_mean_squares(
+    y_true: npt.NDArray[Any], y_pred: npt.NDArray[Any], out: npt.NDArray[Any], *, num_threads: int = 0
+) -> None: ...
+def _round_quotient(limbs: Sequence[int], scale: int, k: int, float32: bool = False) -> float: ...
 def reduce(
     y_true: npt.NDArray[Any],
     y_pred: npt.NDArray[Any],

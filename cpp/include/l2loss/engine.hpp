@@ -37,32 +37,33 @@ struct ReduceRequest {
   double grad_scale = 0.0;
 };
 
-// One output column's exact sums. Compact: only the accumulators that received terms are
-// stored (a pass uses 1-12 of the kNumAccs), so a (1000, 10^5) raw_values MSE keeps 10^5
-// x 544 bytes, not 10^5 x 9.3 KB -- the dense layout's page faults were ~40 us per column
-// of a wide input (issue #16). An accumulator never written reads as exactly zero.
+// One output column's exact sums, stored compactly: only the accumulators a pass wrote,
+// each as the nonzero digits of its canonical (normalised) form -- typically 3-4 of the
+// 67, so ~40 bytes instead of 544. A wide input's result used to cost 9.3 KB per column
+// (a (1000, 10^5) raw_values MSE spent more time faulting in those pages than summing:
+// issue #16). An accumulator never written reads as exactly zero.
 class ColumnSums {
  public:
   double max_abs = 0.0;
   uint8_t term_flags[kNumAccs] = {};  // TermFlags, set only by the careful pass
 
   // The sum of accumulator k (an empty accumulator when it never received terms).
-  const Superaccumulator& get(int k) const;
-  // Accumulator k for writing, created empty on first use. The reference is invalidated
-  // by the next mut() of an accumulator not yet present.
-  Superaccumulator& mut(int k);
+  Superaccumulator get(int k) const;
   // Whether accumulator k is stored (it may still hold zero).
   bool has(int k) const { return ((present_ >> k) & 1u) != 0; }
+  // Accumulator k := a (stored even when zero).
+  void set(int k, const Superaccumulator& a);
+  // Accumulator k += a, exactly. Throws std::invalid_argument like sacc_merge (the top
+  // digit would reach 2^62), leaving the column unchanged.
+  void add(int k, const Superaccumulator& a);
   // Forgets accumulator k (it reads as zero again).
   void clear(int k);
 
  private:
   uint32_t present_ = 0;  // bit k: accumulator k is stored
-  int8_t inline_k_ = -1;  // the accumulator held in inline_ (the first one created), or -1
-  // The first accumulator lives inline: the one-sum passes (MSE, MAE raw_values of a wide
-  // input) then make no allocation per column.
-  Superaccumulator inline_{};
-  std::vector<Superaccumulator> accs_;  // the others: one per present bit but inline_k_, in increasing k
+  // For each present k, in increasing k: a header word (lowest nonzero digit | count << 8)
+  // and then that many digits of the normalised accumulator.
+  std::vector<int64_t> digits_;
 };
 
 struct ReduceResult {

@@ -121,6 +121,7 @@ inline void claim_accumulators(ColumnState& st, uint32_t mask) {
       st.fpe1[k][l] = 0.0;
     }
     st.acc[k] = Superaccumulator{};
+    st.acc[k].adds_until_carry = Superaccumulator::kCarryInterval;  // all digits zero: a full carry budget
   }
   st.used |= mask;
 }
