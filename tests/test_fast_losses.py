@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from l2loss import _core
 
-SHAPES = [(1,), (7,), (16,), (17,), (1000,), (5, 3), (33, 2)]
+SHAPES = [(1,), (7,), (16,), (17,), (1000,), (9, 1), (5, 3), (33, 2)]
 F32, F64 = np.float32, np.float64
 PAIRS = [(F64, F64), (F32, F32), (F32, F64), (F64, F32)]
 
@@ -100,6 +100,20 @@ def test_non_finite_values_propagate_with_the_general_bits() -> None:
     assert np.isnan(v) and np.isnan(v1) and _bits(g) == _bits(g1)
     big = np.array([1e308, -1e308])
     assert l2loss.mse_loss(big, -big) == l2loss.mse_loss(big, -big, num_threads=1) == np.inf
+
+
+@pytest.mark.parametrize("dtypes", PAIRS)
+def test_nan_payloads_and_signs_have_the_general_bits(dtypes: tuple[Any, Any]) -> None:
+    quiet = np.array([0x7FF8000000000123, 0xFFF8000000000456], dtype=np.uint64).view(np.float64)
+    yt = np.array([1.0, quiet[0], 2.0, np.inf, -0.0, quiet[1], 3.0]).astype(dtypes[0])
+    yp = np.array([quiet[1], 1.0, -np.inf, np.inf, 0.0, quiet[0], 1e30]).astype(dtypes[1])
+    for reduction in ("mean", "sum"):
+        v1, g1 = l2loss.mse_value_and_grad(yt, yp, reduction=reduction, num_threads=1)
+        v, g = l2loss.mse_value_and_grad(yt, yp, reduction=reduction)
+        assert _bits(v) == _bits(v1) and _bits(g) == _bits(g1)
+        assert _bits(l2loss.mse_grad(yt, yp, reduction=reduction)) == _bits(g1)
+        assert _bits(l2loss.mse_loss(yp, yt, reduction=reduction)) == _bits(
+            l2loss.mse_loss(yp, yt, reduction=reduction, num_threads=1))
 
 
 @pytest.mark.parametrize(

@@ -96,11 +96,48 @@ py::object mse_loss_fast(const py::object& input, const py::object& target, cons
   if (!sum && !is_reduction(reduction, "mean")) return py::none();
   ReduceRequest req;
   if (!pair_request(target, input, req)) return py::none();
-  const ReduceResult r = run(req);
-  const double value = sum ? grand_total(r, kAccSq) : grand_mean(r, kAccSq);
+  double value;
+  if (sum || req.n_cols != 1 || !small_mean(req, kAccSq, value)) {
+    const ReduceResult r = run(req);
+    value = sum ? grand_total(r, kAccSq) : grand_mean(r, kAccSq);
+  }
   const bool f32 = req.y_true.dtype == DType::kFloat32 && req.y_pred.dtype == DType::kFloat32;
   py::object v = py::float_(value);
   return py::reinterpret_steal<py::object>(PyObject_CallOneArg(f32 ? float32_type : float64_type, v.ptr()));
+}
+
+// The engine's unweighted gradient, grad_i = fl(scale * d_i) with d_i = (double)y_pred_i -
+// (double)y_true_i, rounded once to Out (ReduceRequest::grad with w = 1), for one column at
+// any row strides: for the small calls that small_mean() serves without a ReduceResult.
+template <class True, class Pred, class Out>
+void write_grad(const ReduceRequest& req) {
+  const char* t = req.y_true.data;
+  const char* p = req.y_pred.data;
+  char* g = const_cast<char*>(req.grad.data);
+  const double scale = req.grad_scale;
+  if (req.y_true.row_stride == sizeof(True) && req.y_pred.row_stride == sizeof(Pred) &&
+      req.grad.row_stride == sizeof(Out)) {  // contiguous: a loop the compiler vectorises
+    const True* tc = reinterpret_cast<const True*>(t);
+    const Pred* pc = reinterpret_cast<const Pred*>(p);
+    Out* gc = reinterpret_cast<Out*>(g);
+    for (int64_t i = 0; i < req.n_rows; ++i) {
+      gc[i] = static_cast<Out>(scale * (static_cast<double>(pc[i]) - static_cast<double>(tc[i])));
+    }
+    return;
+  }
+  for (int64_t i = 0; i < req.n_rows; ++i) {
+    const double d = static_cast<double>(*reinterpret_cast<const Pred*>(p + i * req.y_pred.row_stride)) -
+                     static_cast<double>(*reinterpret_cast<const True*>(t + i * req.y_true.row_stride));
+    *reinterpret_cast<Out*>(g + i * req.grad.row_stride) = static_cast<Out>(scale * d);
+  }
+}
+
+void write_grad(const ReduceRequest& req) {
+  const bool t64 = req.y_true.dtype == DType::kFloat64, p64 = req.y_pred.dtype == DType::kFloat64;
+  if (t64 && p64) return write_grad<double, double, double>(req);
+  if (t64) return write_grad<double, float, double>(req);
+  if (p64) return write_grad<float, double, double>(req);
+  write_grad<float, float, float>(req);
 }
 
 // Do the byte ranges touched by arrays a and b intersect? (numpy.may_share_memory's
@@ -150,6 +187,16 @@ py::object mse_grad_fast(const py::object& y_true, const py::object& y_pred, con
   req.grad = Operand{static_cast<const char*>(g.data()), gdt, g.strides(0), g.ndim() == 2 ? g.strides(1) : 0};
   // The general path's scale: 2 / (n_rows * n_cols) in float64 ("mean"), or 2.
   req.grad_scale = sum ? 2.0 : 2.0 / (static_cast<double>(req.n_rows) * static_cast<double>(req.n_cols));
+  if (req.n_cols == 1 && !(with_value && sum)) {  // no ReduceResult: small_mean + the gradient loop
+    ReduceRequest loss = req;
+    loss.grad = Operand{nullptr, DType::kNone, 0, 0};
+    double value = 0.0;
+    if (!with_value || small_mean(loss, kAccSq, value)) {
+      write_grad(req);
+      if (!with_value) return std::move(g);
+      return py::make_tuple(value, g);
+    }
+  }
   const ReduceResult r = run(req);
   if (!with_value) return std::move(g);
   const double value = sum ? grand_total(r, kAccSq) : grand_mean(r, kAccSq);
