@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from l2loss import _core
 
-SHAPES = [(1,), (7,), (16,), (17,), (1000,), (9, 1), (5, 3), (33, 2)]
+SHAPES = [(1,), (7,), (16,), (17,), (1000,), (3000,), (9, 1), (5, 3), (33, 2)]
 F32, F64 = np.float32, np.float64
 PAIRS = [(F64, F64), (F32, F32), (F32, F64), (F64, F32)]
 

@@ -230,15 +230,17 @@ class _PlainMSEFunction(torch.autograd.Function):
     def forward(ctx: Any, input: Tensor, target: Tensor, reduction: int, dtype: torch.dtype) -> Tensor:
         ctx.save_for_backward(input, target)
         ctx.reduction = reduction
-        n = input.numel()
+        n = input.numel()  # (ctx.torch_grad and ctx.grad default to None: class attributes below)
         if n < _FUSED_MIN and input.is_contiguous() and target.is_contiguous():
             grad = _empty_like(input)
             value = _torch_mse(input.data_ptr(), target.data_ptr(), grad.data_ptr(), n, dtype is _F64,
                                reduction == _SUM)  # None: empty, or a term is not finite
             if value is not None:
-                ctx.torch_grad, ctx.grad = grad, None
-                return _loss_tensor(value, dtype)
-        ctx.torch_grad = None
+                ctx.torch_grad = grad
+                try:
+                    return _scalar_tensor(value, dtype=dtype)
+                except RuntimeError:  # beyond float32's range: +-inf, as _loss_tensor rounds
+                    return _loss_tensor(value, dtype)
         value, ctx.grad, _ = _kernel(input, target, None, reduction, True)
         return _loss_tensor(value, dtype)
 
@@ -277,6 +279,9 @@ _functorch_active = torch._C._are_functorch_transforms_active
 # call backward directly. (If torch stops calling ``apply``, this is merely unused.)
 if callable(getattr(torch.autograd.function.BackwardCFunction, "apply", None)):
     _PlainMSEFunction._backward_cls.apply = _PlainMSEFunction.backward  # type: ignore[attr-defined]
+# The gradients a forward may leave for its backward: none unless it sets them.
+_PlainMSEFunction._backward_cls.torch_grad = None  # type: ignore[attr-defined]
+_PlainMSEFunction._backward_cls.grad = None  # type: ignore[attr-defined]
 
 
 # ---- torch.compile / TorchScript: a custom operator -----------------------------------------
