@@ -9,9 +9,12 @@ precision, blocked).
 How the paths fit together:
 
 - **eager, gradients needed** -- the loss is the kernel's exact value. Below 2**16
-  elements the backward is torch's own ``mse_loss_backward`` (torch's gradient bits, and
-  differentiable, so ``create_graph=True``, Hessians, Hessian-vector products, gradient
-  penalties and MAML-style second-order updates work); from 2**16 elements the kernel
+  elements the gradient is torch's own (``mse_loss_backward``'s bits; for the plain
+  ``loss.backward()`` of contiguous float32/float64 tensors the engine writes it during the
+  forward, so the backward only hands it over), and any other backward is torch's
+  ``mse_loss_backward`` itself, which is differentiable, so ``create_graph=True``, Hessians,
+  Hessian-vector products, gradient penalties and MAML-style second-order updates work;
+  from 2**16 elements the kernel
   writes the gradient in the same pass as the loss (the inputs are read once, not twice)
   and the backward only scales it by ``grad_output`` -- unless ``create_graph=True``, when
   it is rebuilt from torch operations on the saved inputs (the gradient of MSE is linear
