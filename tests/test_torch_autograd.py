@@ -6,6 +6,8 @@ torch.autograd.gradcheck / gradgradcheck (finite differences in float64).
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -179,3 +181,92 @@ def test_no_graph_without_requires_grad_or_under_no_grad() -> None:
     with torch.no_grad():
         assert lt.mse_loss(x, t).grad_fn is None
     assert "MSEFunction" in type(lt.mse_loss(x, t).grad_fn).__name__
+
+
+# ---- the small training call (issue #15, item 4): torch's gradient written by the forward ----
+
+
+def _torch_step(
+    fn: object, x: torch.Tensor, t: torch.Tensor, reduction: str, scale: float | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    xa = x.detach().clone().requires_grad_(x.requires_grad)
+    ta = t.detach().clone().requires_grad_(t.requires_grad)
+    loss = fn(xa, ta, reduction=reduction)  # type: ignore[operator]
+    (loss if scale is None else loss * scale).backward()
+    return loss.detach(), xa.grad, ta.grad
+
+
+def _same_bits(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.dtype == b.dtype and a.shape == b.shape and a.numpy().tobytes() == b.numpy().tobytes()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("shape", [(1,), (7,), (16,), (17,), (256,), (4096,), (65535,), (3, 5, 7)])
+def test_small_step_gradient_has_torchs_bits(
+    shape: tuple[int, ...], reduction: str, dtype: torch.dtype
+) -> None:
+    g = _gen(20)
+    x = torch.randn(shape, generator=g, dtype=dtype) * 1e3
+    t = torch.randn(shape, generator=g, dtype=dtype) * 1e3
+    x.view(-1)[0] = t.view(-1)[0]  # a zero difference: +0 in torch's gradient
+    x.requires_grad_(True)
+    n = x.numel()
+    grad = torch.empty_like(x)
+    from l2loss import _core
+
+    value = _core.torch_mse(x.data_ptr(), t.data_ptr(), grad.data_ptr(), n, dtype is F64, reduction == "sum")
+    assert value is not None  # the engine entry takes the call
+    ref_loss, ref_gx, _ = _torch_step(F.mse_loss, x, t, reduction)
+    assert _same_bits(grad, ref_gx)  # torch's gradient, written by the forward
+    loss, gx, gt = _torch_step(lt.mse_loss, x, t, reduction)
+    assert _same_bits(gx, ref_gx) and gt is None
+    xs, ts = x.detach().double().view(-1).tolist(), t.double().view(-1).tolist()
+    exact = math.fsum((a - b) ** 2 for a, b in zip(xs, ts))
+    # fsum of exact float64 squares of float32 data, or of rounded float64 terms: close to torch's
+    assert math.isclose(float(loss), exact / (n if reduction == "mean" else 1), rel_tol=1e-6)
+    assert loss.dtype == ref_loss.dtype and torch.allclose(loss, ref_loss, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_small_step_other_backwards_are_torchs(dtype: torch.dtype) -> None:
+    g = _gen(21)
+    x = torch.randn(256, generator=g, dtype=dtype, requires_grad=True)
+    t = torch.randn(256, generator=g, dtype=dtype, requires_grad=True)
+    for scale in (None, 3.0, 0.0, float("inf")):  # grad_output != 1 (0 * inf: NaN, torch's bits)
+        got, ref = _torch_step(lt.mse_loss, x, t, "mean", scale), _torch_step(F.mse_loss, x, t, "mean", scale)
+        assert _same_bits(got[1], ref[1]) and _same_bits(got[2], ref[2])  # target's gradient too
+    xd = x.detach().clone().requires_grad_(True)
+    loss = lt.mse_loss(xd, t.detach())
+    loss.backward(retain_graph=True)
+    first = xd.grad.clone()  # type: ignore[union-attr]
+    xd.grad = None
+    loss.backward()  # the second backward: torch's mse_loss_backward
+    assert _same_bits(xd.grad, first)
+    (gg,) = torch.autograd.grad(lt.mse_loss(xd, t.detach()), xd, create_graph=True)
+    assert gg.requires_grad  # differentiable: torch's own operator under create_graph
+
+
+def test_small_step_sees_inputs_modified_in_place_like_torch() -> None:
+    for fn in (F.mse_loss, lt.mse_loss):
+        x = torch.randn(16, requires_grad=True)
+        a = x * 1.0
+        loss = fn(a, torch.zeros(16))
+        with torch.no_grad():
+            a.add_(1.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            loss.backward()
+
+
+def test_small_step_declines_non_finite_and_non_contiguous() -> None:
+    x = torch.tensor([1.0, float("nan"), 2.0], requires_grad=True)
+    t = torch.zeros(3)
+    got, ref = _torch_step(lt.mse_loss, x, t, "mean"), _torch_step(F.mse_loss, x, t, "mean")
+    assert torch.isnan(got[0]) and _same_bits(got[1], ref[1])
+    base = torch.randn(40, generator=_gen(22), dtype=F64)
+    xs = base[::2].clone().requires_grad_(True)
+    ts = base.flip(0)[::2]  # non-contiguous target
+    got, ref = _torch_step(lt.mse_loss, xs, ts, "sum"), _torch_step(F.mse_loss, xs, ts, "sum")
+    assert _same_bits(got[1], ref[1])

@@ -22,6 +22,8 @@
 namespace py = pybind11;
 using namespace l2loss;
 
+void bind_fast_losses(py::module_& m);  // fast_losses.cpp: the training losses' small-call paths
+
 namespace {
 
 // Releasing the GIL costs ~0.1 us; below this many elements the kernel is faster than that.
@@ -330,6 +332,7 @@ PYBIND11_MODULE(_core, m, L2LOSS_MODULE_GIL) {
         py::arg("y_true"), py::arg("y_pred"), py::arg("num_threads"));
   m.def("mae_fast", [](const py::object& t, const py::object& p, int n) { return fast_mean(t, p, n, kAccAbs, false); },
         py::arg("y_true"), py::arg("y_pred"), py::arg("num_threads"));
+  bind_fast_losses(m);
 
   m.def(
       "exact_weighted_average",

@@ -36,6 +36,11 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("none", "mean", "sum")
+# The small-call fast paths (cpp/src/fast_losses.cpp): the plain call of each function --
+# two float32/float64 ndarrays of one shape, options at their defaults -- straight to the
+# engine, with the general path's bits; None means "declined", and the general path runs.
+_mse_loss_fast = _core.mse_loss_fast
+_mse_grad_fast = _core.mse_grad_fast
 
 
 def _as_float_array(x: Any, name: str) -> np.ndarray:
@@ -147,6 +152,10 @@ def mse_loss(
     >>> l2loss.mse_loss(x, y, reduction="none")
     array([0.25, 0.25, 0.  , 1.  ])
     """
+    if weight is None and num_threads is None:
+        value = _mse_loss_fast(input, target, reduction)
+        if value is not None:
+            return value
     threads = threads_arg(num_threads)
     if reduction == "elementwise_mean":
         warnings.warn("reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
@@ -373,6 +382,10 @@ def mse_grad(
     >>> l2loss.mse_grad(y_pred, y_true)  # swapped: the sign flips, with no error
     array([ 0.25, -0.25,  0.  , -0.5 ])
     """
+    if sample_weight is None and num_threads is None:
+        grad = _mse_grad_fast(y_true, y_pred, reduction, out, False)
+        if grad is not None:
+            return grad  # type: ignore[no-any-return]
     return _value_and_grad(y_true, y_pred, sample_weight, reduction, out, num_threads)[1]
 
 
@@ -420,6 +433,10 @@ def mse_value_and_grad(
     >>> l2loss.mse_value_and_grad(y_true=y_true, y_pred=y_pred)  # keywords make the order explicit
     (0.25, array([-0.5,  0.5]))
     """
+    if sample_weight is None and num_threads is None:
+        result = _mse_grad_fast(y_true, y_pred, reduction, out, True)
+        if result is not None:
+            return result  # type: ignore[no-any-return]
     return _value_and_grad(y_true, y_pred, sample_weight, reduction, out, num_threads)
 
 

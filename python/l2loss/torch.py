@@ -9,9 +9,12 @@ precision, blocked).
 How the paths fit together:
 
 - **eager, gradients needed** -- the loss is the kernel's exact value. Below 2**16
-  elements the backward is torch's own ``mse_loss_backward`` (torch's gradient bits, and
-  differentiable, so ``create_graph=True``, Hessians, Hessian-vector products, gradient
-  penalties and MAML-style second-order updates work); from 2**16 elements the kernel
+  elements the gradient is torch's own (``mse_loss_backward``'s bits; for the plain
+  ``loss.backward()`` of contiguous float32/float64 tensors the engine writes it during the
+  forward, so the backward only hands it over), and any other backward is torch's
+  ``mse_loss_backward`` itself, which is differentiable, so ``create_graph=True``, Hessians,
+  Hessian-vector products, gradient penalties and MAML-style second-order updates work;
+  from 2**16 elements the kernel
   writes the gradient in the same pass as the loss (the inputs are read once, not twice)
   and the backward only scales it by ``grad_output`` -- unless ``create_graph=True``, when
   it is rebuilt from torch operations on the saved inputs (the gradient of MSE is linear
@@ -73,6 +76,8 @@ _STRIDED = torch.strided
 # path plus a torch-op gradient in backward is cheaper.
 _FUSED_MIN = 1 << 16
 _mse_fast = _core.mse_fast
+_torch_mse = _core.torch_mse  # by address: contiguous float32/float64 CPU tensors only
+_empty_like = torch.empty_like
 _scalar_tensor = torch.scalar_tensor
 _is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor  # torch.func's (vmap, grad) tensors
 # torch's gradient of mse_loss, called as torch's autograd calls it (the bare operator
@@ -216,27 +221,40 @@ class _MSEFunction(torch.autograd.Function):
 
 class _PlainMSEFunction(torch.autograd.Function):
     """The training call -- same-dtype float32/float64 CPU tensors, no weights -- with the
-    fewest steps: small inputs take the engine's small-call path and backward is torch's
-    own ``mse_loss_backward`` (its bits, and differentiable under ``create_graph=True``);
-    large inputs get the gradient from the kernel's pass, as in :class:`_MSEFunction`."""
+    fewest steps. Small contiguous inputs: the forward hands the two tensors' addresses to
+    the engine, which returns the exact loss and, in the same call, writes torch's own
+    gradient (``mse_loss_backward``'s formula and rounding for ``grad_output == 1``), so the
+    usual ``loss.backward()`` only hands it over; any other backward (another
+    ``grad_output``, the target's gradient, ``create_graph=True``, a second backward) is
+    torch's ``mse_loss_backward`` itself (its bits, and differentiable). Large inputs get
+    the gradient from the kernel's pass, as in :class:`_MSEFunction`."""
 
     @staticmethod
     def forward(ctx: Any, input: Tensor, target: Tensor, reduction: int, dtype: torch.dtype) -> Tensor:
         ctx.save_for_backward(input, target)
         ctx.reduction = reduction
-        ctx.grad = None
-        if reduction == _MEAN and input.numel() < _FUSED_MIN:
-            xa, ta = input.numpy(force=True), target.numpy(force=True)
-            if xa.ndim != 1:
-                xa, ta = xa.reshape(-1), ta.reshape(-1)
-            value = _mse_fast(ta, xa, 0)  # None: empty, or a term is not finite
+        n = input.numel()  # (ctx.torch_grad and ctx.grad default to None: class attributes below)
+        if n < _FUSED_MIN and input.is_contiguous() and target.is_contiguous():
+            grad = _empty_like(input)
+            value = _torch_mse(input.data_ptr(), target.data_ptr(), grad.data_ptr(), n, dtype is _F64,
+                               reduction == _SUM)  # None: empty, or a term is not finite
             if value is not None:
-                return _loss_tensor(value, dtype)
+                ctx.torch_grad = grad
+                try:
+                    return _scalar_tensor(value, dtype=dtype)
+                except RuntimeError:  # beyond float32's range: +-inf, as _loss_tensor rounds
+                    return _loss_tensor(value, dtype)
         value, ctx.grad, _ = _kernel(input, target, None, reduction, True)
         return _loss_tensor(value, dtype)
 
     @staticmethod
     def backward(ctx: Any, grad_output: Tensor) -> tuple[Any, ...]:
+        g = ctx.torch_grad
+        if g is not None:  # torch's gradient for grad_output == 1, written by the forward
+            ctx.torch_grad = None  # handed over once: a second backward recomputes it
+            if not (torch.is_grad_enabled() or ctx.needs_input_grad[1]) and grad_output.item() == 1.0:
+                ctx.saved_tensors  # noqa: B018 - torch's error if an input was modified in place since
+                return g, None, None, None  # (torch.is_grad_enabled(): create_graph=True)
         input, target = ctx.saved_tensors
         g = ctx.grad
         ctx.grad = None  # freed now: a second backward (retain_graph=True) recomputes it
@@ -258,6 +276,15 @@ class _PlainMSEFunction(torch.autograd.Function):
 # is active and the inputs are plain tensors, which mse_loss checks first.
 _plain_apply = super(torch.autograd.Function, _PlainMSEFunction).apply
 _functorch_active = torch._C._are_functorch_transforms_active
+# The autograd engine runs a Python node through its class's ``apply``, which looks up
+# ``backward`` / ``vjp`` and the ``boxed_grads_call`` option on every call (~1 us of a
+# small training step); _PlainMSEFunction has neither vjp nor boxed grads, so its node can
+# call backward directly. (If torch stops calling ``apply``, this is merely unused.)
+if callable(getattr(torch.autograd.function.BackwardCFunction, "apply", None)):
+    _PlainMSEFunction._backward_cls.apply = _PlainMSEFunction.backward  # type: ignore[attr-defined]
+# The gradients a forward may leave for its backward: none unless it sets them.
+_PlainMSEFunction._backward_cls.torch_grad = None  # type: ignore[attr-defined]
+_PlainMSEFunction._backward_cls.grad = None  # type: ignore[attr-defined]
 
 
 # ---- torch.compile / TorchScript: a custom operator -----------------------------------------
@@ -392,6 +419,11 @@ def mse_loss(
             if _functorch_active():
                 return _PlainMSEFunction.apply(input, target, enum, dtype)
             return _plain_apply(input, target, enum, dtype)
+        if input.is_contiguous() and target.is_contiguous():
+            value = _torch_mse(input.data_ptr(), target.data_ptr(), 0, input.numel(), dtype is _F64,
+                               enum == _SUM)
+            if value is not None:
+                return _loss_tensor(value, dtype)
         return _loss_tensor(_kernel(input, target, None, enum, False)[0], dtype)
     if has_torch_function_variadic(input, target, weight) or not (
         isinstance(input, Tensor) and isinstance(target, Tensor)
