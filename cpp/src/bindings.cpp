@@ -21,6 +21,8 @@
 namespace py = pybind11;
 using namespace l2loss;
 
+void bind_grouped(py::module_& m);  // bindings_grouped.cpp
+
 namespace {
 
 // Releasing the GIL costs ~0.1 us; below this many elements the kernel is faster than that.
@@ -376,6 +378,8 @@ PYBIND11_MODULE(_core, m, L2LOSS_MODULE_GIL) {
       py::arg("X"), py::arg("y"), py::arg("sample_weight"), py::arg("coef"), py::arg("intercept"),
       py::arg("num_threads") = 0,
       "(sum(w r^2)/W, W, X^T (w*r), sum(w*r)) for r = X coef + b - y, in one pass over X.");
+
+  bind_grouped(m);
 
   m.def("set_isa", [](const std::string& name) { set_isa(isa_by_name(name)); }, py::arg("name"),
         "Test hook: force the kernel ISA (raises ValueError if unsupported here).");
