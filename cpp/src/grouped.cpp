@@ -32,9 +32,14 @@ void GroupedColumns::resize(int64_t groups, int64_t cols) {
 
 namespace {
 
-// A group at least this large is reduced on its own with all the call's threads (the
-// engine splits its rows); smaller groups are shared out whole, one per thread at a time.
+// A group this large, and too large to balance the threads when shared out whole (more
+// than 1/4 of a thread's share of the rows), is reduced on its own with all the call's
+// threads (the engine splits its rows). Every other group goes to one thread, all in one
+// parallel region: a region per group costs a wake-up each, milliseconds on a busy machine.
 constexpr int64_t kBigGroupRows = int64_t{1} << 16;
+int64_t big_group_rows(int64_t n_rows, int threads) {
+  return std::max<int64_t>(kBigGroupRows, n_rows / (4 * int64_t{threads}));
+}
 
 int64_t element_size(DType d) {
   switch (d) {
@@ -172,9 +177,10 @@ void for_each_group(const GroupedRequest& req, const GroupPlan& plan, Fn&& fn) {
   const int threads = call_threads(req.base.num_threads);
   const int64_t groups = plan.n_groups();
   auto rows_of = [&](int64_t g) { return plan.start[static_cast<size_t>(g) + 1] - plan.start[static_cast<size_t>(g)]; };
+  const int64_t big = threads > 1 ? big_group_rows(req.base.n_rows, threads) : std::numeric_limits<int64_t>::max();
   Scratch main_scratch;
   for (int64_t g = 0; g < groups; ++g) {
-    if (rows_of(g) >= kBigGroupRows) fn(g, reduce(group_request(req, plan, g, main_scratch, threads)));
+    if (rows_of(g) >= big) fn(g, reduce(group_request(req, plan, g, main_scratch, threads)));
   }
   std::exception_ptr error;
 #pragma omp parallel num_threads(threads) if (threads > 1 && groups > 1)
@@ -182,7 +188,7 @@ void for_each_group(const GroupedRequest& req, const GroupPlan& plan, Fn&& fn) {
     Scratch s;
 #pragma omp for schedule(dynamic, 32)
     for (int64_t g = 0; g < groups; ++g) {
-      if (rows_of(g) >= kBigGroupRows) continue;
+      if (rows_of(g) >= big) continue;
       try {
         fn(g, reduce(group_request(req, plan, g, s, 1)));
       } catch (...) {
