@@ -314,8 +314,10 @@ def _fraction(num: np.ndarray, den: np.ndarray, multioutput: Any, dtype: np.dtyp
 def _check_weight_sums(d: dict[str, Any], keys: np.ndarray) -> None:
     zero = np.flatnonzero(d["weight_zero"])
     if zero.size:
+        key = keys[zero[0]]
+        key = key.item() if isinstance(key, np.generic) else key
         raise ZeroDivisionError(
-            f"Weights sum to zero, can't be normalized (group {keys[zero[0]]!r} and "
+            f"Weights sum to zero, can't be normalized (group {key!r} and "
             f"{zero.size - 1} other group(s))"
         )
 
