@@ -85,7 +85,8 @@ def test_row_order_threads_and_big_groups_do_not_change_bits() -> None:
     ref = l2loss.grouped_report(y, p, g, num_threads=1)
     perm = rng.permutation(n)
     order = np.argsort(g, kind="stable")
-    for yy, pp, gg, threads in [(y, p, g, 2), (y[perm], p[perm], g[perm], 3), (y[order], p[order], g[order], 7)]:
+    variants = [(y, p, g, 2), (y[perm], p[perm], g[perm], 3), (y[order], p[order], g[order], 7)]
+    for yy, pp, gg, threads in variants:
         got = l2loss.grouped_report(yy, pp, gg, num_threads=threads)
         assert np.array_equal(got.keys, ref.keys)
         for f in FIELDS:
