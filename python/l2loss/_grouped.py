@@ -165,7 +165,7 @@ class GroupedReport:
         Examples
         --------
         >>> import l2loss
-        >>> l2loss.grouped_report([1.0, 2.0, 3.0], [1.0, 2.0, 4.0], [7, 9, 9]).index_of(9)
+        >>> l2loss.grouped_report([1.0, 2.0, 3.0, 0.0], [1.0, 2.0, 4.0, 0.0], [7, 9, 9, 7]).index_of(9)
         1
         """
         hits = np.flatnonzero(self.keys == key)
@@ -189,7 +189,7 @@ class GroupedReport:
         Examples
         --------
         >>> import l2loss
-        >>> rep = l2loss.grouped_report([1.0, 2.0, 3.0], [1.0, 2.0, 4.0], [7, 9, 9])
+        >>> rep = l2loss.grouped_report([1.0, 2.0, 3.0, 0.0], [1.0, 2.0, 4.0, 0.0], [7, 9, 9, 7])
         >>> rep.report(9).mse
         0.5
         """
@@ -228,7 +228,7 @@ class GroupedReport:
         Examples
         --------
         >>> import l2loss
-        >>> l2loss.grouped_report([1.0, 2.0], [1.0, 4.0], [0, 1]).to_dict()["mse"]
+        >>> l2loss.grouped_report([1.0, 2.0, 1.0, 2.0], [1.0, 4.0, 1.0, 4.0], [0, 1, 0, 1]).to_dict()["mse"]
         [0.0, 4.0]
         """
         return {k: v.tolist() for k, v in self._columns().items()}
@@ -244,7 +244,7 @@ class GroupedReport:
         Examples
         --------
         >>> import l2loss
-        >>> df = l2loss.grouped_report([1.0, 2.0], [1.0, 4.0], ["x", "y"]).to_frame()
+        >>> df = l2loss.grouped_report([1.0, 2.0, 1.0, 2.0], [1.0, 4.0, 1.0, 4.0], list("xyxy")).to_frame()
         >>> df["mse"].tolist()
         [0.0, 4.0]
         """
@@ -263,7 +263,7 @@ class GroupedReport:
         Examples
         --------
         >>> import l2loss
-        >>> df = l2loss.grouped_report([1.0, 2.0], [1.0, 4.0], ["x", "y"]).to_polars()
+        >>> df = l2loss.grouped_report([1.0, 2.0, 1.0, 2.0], [1.0, 4.0, 1.0, 4.0], list("xyxy")).to_polars()
         >>> df["mse"].to_list()
         [0.0, 4.0]
         """
@@ -437,9 +437,9 @@ class GroupedAccumulator:
     --------
     >>> import l2loss
     >>> acc = l2loss.GroupedAccumulator()
-    >>> acc = acc.update([1.0, 2.0], [1.0, 3.0], ["a", "b"]).update([3.0], [5.0], ["a"])
+    >>> acc = acc.update([1.0, 2.0, 0.0], [1.0, 3.0, 0.0], ["a", "b", "b"]).update([3.0], [5.0], ["a"])
     >>> acc.compute().mse.tolist()
-    [2.0, 1.0]
+    [2.0, 0.5]
     """
 
     def __init__(self, *, num_threads: Threads = None) -> None:
@@ -604,9 +604,9 @@ class GroupedAccumulator:
         Examples
         --------
         >>> import l2loss
-        >>> acc = l2loss.GroupedAccumulator().update([1.0, 2.0], [1.0, 3.0], ["a", "b"])
+        >>> acc = l2loss.GroupedAccumulator().update([1.0, 2.0, 0.0, 4.0], [1.0, 3.0, 0.0, 4.0], [5, 6, 5, 6])
         >>> l2loss.GroupedAccumulator.from_bytes(acc.to_bytes()).compute().mse.tolist()
-        [0.0, 1.0]
+        [0.0, 0.5]
         """
         order = list(self._states)
         key_kinds = {type(k) for k in order}
