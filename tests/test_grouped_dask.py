@@ -67,4 +67,5 @@ def test_numpy_inputs_and_errors() -> None:
     with pytest.raises(ValueError, match="one key per sample"):
         ld.grouped_report(da.from_array(y, chunks=2), p, np.array([0, 1]))
     with pytest.raises(ValueError, match="Input contains NaN"):
-        ld.grouped_report(da.from_array(np.array([1.0, np.nan, 2.0, 3.0]), chunks=2), np.ones(4), np.zeros(4, int))
+        dy = da.from_array(np.array([1.0, np.nan, 2.0, 3.0]), chunks=2)
+        ld.grouped_report(dy, np.ones(4), np.zeros(4, int))
