@@ -23,6 +23,7 @@ namespace py = pybind11;
 using namespace l2loss;
 
 void bind_fast_losses(py::module_& m);  // fast_losses.cpp: the training losses' small-call paths
+void bind_grouped(py::module_& m);  // bindings_grouped.cpp
 
 namespace {
 
@@ -414,6 +415,7 @@ PYBIND11_MODULE(_core, m, L2LOSS_MODULE_GIL) {
       "(sum(w r^2)/W, W, X^T (w*r), sum(w*r)) for r = X coef + b - y, in one pass over X.");
 
   bind_fast_intake(m);  // the one-call intake of every metric, the report and update (#16.1)
+  bind_grouped(m);
 
   m.def("set_isa", [](const std::string& name) { set_isa(isa_by_name(name)); }, py::arg("name"),
         "Test hook: force the kernel ISA (raises ValueError if unsupported here).");

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._config import config, get_num_threads, set_num_threads, show_config
 from ._files import FileFormatError, evaluate_files
+from ._grouped import GroupedAccumulator, GroupedReport, grouped_report
 from ._losses import l2_penalty, mse_grad, mse_loss, mse_value_and_grad, per_sample_mse, ridge_loss_and_grad
 from ._metrics import (
     explained_variance_score,
@@ -32,6 +33,8 @@ from ._version import __version__ as __version__
 
 __all__ = [
     "FileFormatError",
+    "GroupedAccumulator",
+    "GroupedReport",
     "InvalidParameterError",
     "RegressionAccumulator",
     "RegressionReport",
@@ -40,6 +43,7 @@ __all__ = [
     "evaluate_files",
     "explained_variance_score",
     "get_num_threads",
+    "grouped_report",
     "l2_penalty",
     "max_error",
     "mean_absolute_error",

@@ -15,12 +15,15 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
 from ._report import RegressionReport
 from ._stream import RegressionAccumulator
+
+if TYPE_CHECKING:
+    from ._grouped import GroupedReport
 
 __all__ = ["evaluate_files", "FileFormatError", "parse_columns"]
 
@@ -212,6 +215,8 @@ def _require_pyarrow(path: Path) -> Any:
 class _ArrowReader(_Reader):
     """Parquet, Arrow IPC (file or stream) and CSV via pyarrow's streaming readers."""
 
+    keys = False  # a column of group keys: strings stay strings (not cast to float)
+
     def __init__(self, name: str, path: Path, column: str | None, kind: str) -> None:
         self.name, self.path, self.kind = name, path, kind
         self.pa = _require_pyarrow(path)
@@ -283,7 +288,7 @@ class _ArrowReader(_Reader):
         try:
             for batch in self._batches():
                 arr = batch.column(0).to_numpy(zero_copy_only=False)
-                if arr.dtype == object:
+                if arr.dtype == object and not self.keys:
                     arr = arr.astype(np.float64)
                 pending.append(arr)
                 have += len(arr)
@@ -351,7 +356,17 @@ def _is_number(s: str) -> bool:
     return True
 
 
-def open_reader(name: str, path: str | os.PathLike[str], column: str | None) -> _Reader:
+def open_reader(
+    name: str, path: str | os.PathLike[str], column: str | None, *, keys: bool = False
+) -> _Reader:
+    """A chunk reader for one operand; ``keys=True``: a column of group keys (any dtype)."""
+    reader = _open_reader(name, path, column)
+    if keys and isinstance(reader, _ArrowReader):
+        reader.keys = True
+    return reader
+
+
+def _open_reader(name: str, path: str | os.PathLike[str], column: str | None) -> _Reader:
     p = Path(path)
     if not p.is_file():
         raise FileFormatError(f"{p}: no such file")
@@ -545,6 +560,32 @@ def _first_nonfinite_row(chunk: np.ndarray) -> tuple[int, str] | None:
     return row, "NaN" if np.isnan(a[row]).any() else "infinity"
 
 
+@overload
+def evaluate_files(
+    y_true_path: str | os.PathLike[str],
+    y_pred_path: str | os.PathLike[str] | None = ...,
+    *,
+    weights_path: str | os.PathLike[str] | None = ...,
+    columns: Any = ...,
+    chunk_size: int = ...,
+    multioutput: Any = ...,
+    progress: bool | None = ...,
+    num_threads: int | None = ...,
+    group_by: None = ...,
+) -> RegressionReport: ...
+@overload
+def evaluate_files(
+    y_true_path: str | os.PathLike[str],
+    y_pred_path: str | os.PathLike[str] | None = ...,
+    *,
+    weights_path: str | os.PathLike[str] | None = ...,
+    columns: Any = ...,
+    chunk_size: int = ...,
+    multioutput: Any = ...,
+    progress: bool | None = ...,
+    num_threads: int | None = ...,
+    group_by: str,
+) -> GroupedReport: ...
 def evaluate_files(
     y_true_path: str | os.PathLike[str],
     y_pred_path: str | os.PathLike[str] | None = None,
@@ -555,7 +596,8 @@ def evaluate_files(
     multioutput: Any = "uniform_average",
     progress: bool | None = None,
     num_threads: int | None = None,
-) -> RegressionReport:
+    group_by: str | None = None,
+) -> RegressionReport | GroupedReport:
     """Evaluate predictions stored in files of any size, in bounded memory.
 
     The files are read in chunks of ``chunk_size`` rows into one exact
@@ -591,10 +633,14 @@ def evaluate_files(
         never. It counts rows, or bytes for a CSV whose length is unknown until its end.
     num_threads : int, optional
         Threads per chunk (default: :func:`l2loss.get_num_threads`).
+    group_by : str, optional
+        A column (or ``.npz`` array) of ``y_true_path`` holding a group key per row: the
+        result is then a :class:`~l2loss.GroupedReport` (one report per key, bitwise equal
+        to :func:`l2loss.grouped_report` on the whole arrays, whatever the chunk size).
 
     Returns
     -------
-    RegressionReport
+    RegressionReport or GroupedReport
         MSE, RMSE, MAE, R², explained variance, max error, mean error, the number of
         samples and the weight sum.
 
@@ -646,12 +692,22 @@ def evaluate_files(
     ]
     if weights_path is not None:
         readers.append(open_reader("sample_weight", weights_path, cols.get("weight")))
+    if group_by is not None:
+        if not isinstance(group_by, str):
+            raise TypeError(f"group_by must be a column name (str), got {group_by!r}")
+        readers.append(open_reader("groups", y_true_path, group_by, keys=True))
     known = [(r.name, r.path, r.n_rows) for r in readers if r.n_rows is not None]
     if len({n for _, _, n in known}) > 1:
         detail = ", ".join(f"{name} ({path}) has {n} rows" for name, path, n in known)
         raise ValueError(f"inputs have different lengths: {detail}")
 
-    acc = RegressionAccumulator(num_threads=num_threads)
+    acc: Any
+    if group_by is not None:
+        from ._grouped import GroupedAccumulator
+
+        acc = GroupedAccumulator(num_threads=num_threads)
+    else:
+        acc = RegressionAccumulator(num_threads=num_threads)
     total_rows = known[0][2] if known else None
     # Progress in rows when some input knows its row count, else in bytes of the first input.
     by_bytes = total_rows is None
@@ -670,7 +726,11 @@ def evaluate_files(
             if len(lengths) > 1:
                 _raise_length_mismatch(readers, parts, iterators, row, int(chunk_size))
             try:
-                acc.update(parts[0], parts[1], parts[2] if len(parts) > 2 else None)
+                if group_by is not None:
+                    weights = parts[2] if len(parts) > 3 else None
+                    acc.update(parts[0], parts[1], parts[-1], weights)
+                else:
+                    acc.update(parts[0], parts[1], parts[2] if len(parts) > 2 else None)
             except ValueError as exc:
                 for reader, part in zip(readers, parts):
                     where = _first_nonfinite_row(part)
@@ -686,7 +746,12 @@ def evaluate_files(
         bar.close()
     if row == 0:
         raise ValueError(f"{readers[0].path}: no rows to evaluate")
-    return acc.compute(multioutput)
+    result = acc.compute(multioutput)
+    if group_by is not None:
+        from dataclasses import replace
+
+        result = replace(result, key_name=group_by)
+    return result  # type: ignore[no-any-return]
 
 
 def _raise_length_mismatch(

@@ -28,7 +28,7 @@ from . import mean_squared_error as l2_mse
 from ._files import FileFormatError, evaluate_files, parse_columns
 from ._version import __version__
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "worst_groups"]
 
 # Upper bounds of the numeric options: far beyond any real use, far below an overflow.
 MAX_CLI_THREADS = 4096
@@ -157,9 +157,120 @@ def _eval_inputs(args: argparse.Namespace) -> tuple[str, str | None, str | None,
     return args.y_true, args.y_pred, args.weights, cols
 
 
+# For "worst groups first": a higher value is worse, except for these (lower is worse);
+# the bias is ranked by its magnitude.
+_HIGHER_IS_BETTER = ("r2", "explained_variance")
+GROUP_SORT_KEYS = ("rmse", "mse", "mae", "r2", "explained_variance", "max_error", "mean_error")
+_TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".json")
+
+
+def worst_groups(report: Any, by: str, top: int) -> np.ndarray:
+    """Row indices of the ``top`` worst groups of a GroupedReport by metric ``by``.
+
+    Parameters
+    ----------
+    report : GroupedReport
+        Per-group results.
+    by : str
+        A metric field (``"rmse"``, ``"r2"``, ...): worst means highest, lowest for R^2 and
+        explained variance, largest magnitude for ``mean_error``. NaN ranks last.
+    top : int
+        How many groups.
+
+    Returns
+    -------
+    ndarray of int
+        Indices into the report's columns, worst first (ties: in key order).
+
+    Examples
+    --------
+    >>> import l2loss
+    >>> from l2loss.cli import worst_groups
+    >>> rep = l2loss.grouped_report([0.0, 1.0, 0.0, 1.0], [0.0, 1.0, 3.0, 4.0], ["a", "a", "b", "b"])
+    >>> rep.keys[worst_groups(rep, "rmse", 1)].tolist()
+    ['b']
+    """
+    values = np.asarray(getattr(report, by), dtype=np.float64)
+    if values.ndim == 2:  # raw values: rank by the mean over the outputs
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            values = np.nanmean(values, axis=1)
+    if by == "mean_error":
+        values = np.abs(values)
+    badness = values if by not in _HIGHER_IS_BETTER else -values
+    badness = np.where(np.isnan(badness), -np.inf, badness)
+    return np.argsort(-badness, kind="stable")[:top]
+
+
+def _write_table(report: Any, path: str) -> None:
+    """The per-group table to CSV, Parquet or JSON (by the file's extension)."""
+    suffix = Path(path).suffix.lower()
+    cols = report.to_dict()
+    if suffix == ".json":
+        rows = [dict(zip(cols, values)) for values in zip(*cols.values())]
+        text = json.dumps([{k: _json_safe(v) for k, v in r.items()} for r in rows], indent=1, allow_nan=False)
+        Path(path).write_text(text + "\n", encoding="utf-8")
+    elif suffix == ".csv":
+        import csv
+
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(cols)
+            writer.writerows(zip(*cols.values()))
+    else:
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise CliError(f"--output {path}: writing Parquet needs pyarrow (pip install pyarrow)") from None
+        pq.write_table(pa.table(cols), path)
+
+
+def _print_groups(report: Any, by: str, top: int, as_json: bool) -> None:
+    order = worst_groups(report, by, top)
+    names = ["n_samples", "mse", "rmse", "mae", "r2", "max_error", "mean_error"]
+    rows = order.tolist()
+    if as_json:
+        cols = report.to_dict()
+        worst = [{k: _json_safe(v[i]) for k, v in cols.items()} for i in rows]
+        summary = {
+            "n_groups": len(report), "n_samples": int(report.n_samples.sum()), "sort_by": by, "worst": worst,
+        }
+        print(json.dumps(summary, indent=2, allow_nan=False))
+        return
+
+    def fmt(i: int, name: str) -> str:
+        v = getattr(report, name)[i]
+        if name == "n_samples":
+            return f"{int(v):,}"
+        return "[" + ", ".join(f"{x:.6g}" for x in v.tolist()) + "]" if np.ndim(v) else f"{v:.6g}"
+
+    title = (f"l2loss: {len(report):,} groups, {int(report.n_samples.sum()):,} samples; "
+             f"worst {len(rows)} by {by}")
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        print(title)
+        print("\t".join([report.key_name, *names]))
+        for i in rows:
+            print("\t".join([str(report.keys[i]), *(fmt(i, n) for n in names)]))
+        return
+    table = Table(title=title)
+    for name in (report.key_name, *names):
+        table.add_column(name, justify="left" if name == report.key_name else "right")
+    for i in rows:
+        table.add_row(str(report.keys[i]), *(fmt(i, n) for n in names))
+    Console().print(table)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """``l2loss eval``: evaluate files, print the report; returns the exit status."""
     y_true, y_pred, weights, cols = _eval_inputs(args)
+    if args.group_by is None and args.output is not None:
+        raise CliError("--output writes the per-group table: add --group-by COLUMN")
+    if args.output is not None and Path(args.output).suffix.lower() not in _TABLE_SUFFIXES:
+        raise CliError(f"--output {args.output}: use a .csv, .parquet or .json file name")
     progress = False if args.no_progress else (True if args.progress else None)
     try:
         report = evaluate_files(
@@ -171,11 +282,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
             multioutput=args.multioutput,
             progress=progress,
             num_threads=args.threads,
+            group_by=args.group_by,
         )
+        if args.output is not None:
+            _write_table(report, args.output)
     except (FileFormatError, ValueError, TypeError, ZeroDivisionError, OSError, MemoryError) as exc:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CliError(text) from None
-    _print_report(report, args.json)
+    if args.group_by is not None:
+        _print_groups(report, args.sort_by, args.top, args.json)
+    else:
+        _print_report(report, args.json)
     return 0
 
 
@@ -638,6 +755,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--threads", type=count(1, MAX_CLI_THREADS), default=None, help="threads (default: all)")
     p.add_argument("--json", action="store_true", help="print strict JSON instead of a table")
+    p.add_argument(
+        "--group-by", metavar="COLUMN", default=None,
+        help="column (or .npz array) of TABLE|Y_TRUE with a group key per row: one report per group",
+    )
+    p.add_argument(
+        "--output", metavar="FILE", default=None,
+        help="with --group-by: write the per-group table (.csv, .parquet or .json)",
+    )
+    p.add_argument(
+        "--sort-by", choices=GROUP_SORT_KEYS, default="rmse",
+        help="with --group-by: the metric that ranks the worst groups (default rmse)",
+    )
+    p.add_argument(
+        "--top", type=count(1, MAX_REPEATS), default=10,
+        help="with --group-by: how many worst groups to print (default 10)",
+    )
     bar = p.add_mutually_exclusive_group()
     bar.add_argument(
         "--progress",
