@@ -83,12 +83,50 @@ class Plan:
         return replace(self.timing, repeats=self.big_repeats) if n >= 10**8 else self.timing
 
 
-# Sections kept in their own modules (issue #16's shapes and small calls, #17's groups):
-# each has run(repeats, **size) -> rows and markdown(rows) -> str; the sizes per mode.
-MODULE_SECTIONS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
+# Sections kept in their own modules (issue #16's shapes, row-wise outputs and small calls,
+# #17's groups): module, the keyword arguments of its run() per mode (repeats included),
+# and the function that renders its rows as Markdown.
+MODULE_SECTIONS: dict[str, tuple[str, dict[str, dict[str, Any]], str]] = {
     "shapes": (
         "shapes",
-        {"full": dict(elements=10**8), "quick": dict(elements=10**6), "smoke": dict(elements=20_000)},
+        {
+            "full": dict(repeats=5, elements=10**8),
+            "quick": dict(repeats=3, elements=10**6),
+            "smoke": dict(repeats=2, elements=20_000),
+        },
+        "markdown",
+    ),
+    "rowwise": (
+        "rowwise",
+        {
+            "full": dict(repeats=5, elements=2 * 10**7),
+            "quick": dict(repeats=3, elements=10**6),
+            "smoke": dict(repeats=2, elements=20_000),
+        },
+        "markdown",
+    ),
+    "small": (
+        "small_calls",
+        {
+            "full": dict(repeats=15),
+            "quick": dict(repeats=5, quick=True),
+            "smoke": dict(repeats=1, quick=True),
+        },
+        "render",
+    ),
+    "losses": (
+        "small_losses",
+        {"full": dict(repeats=20000), "quick": dict(repeats=2000), "smoke": dict(repeats=20)},
+        "markdown",
+    ),
+    "grouped": (
+        "grouped",
+        {
+            "full": dict(repeats=3, n=10**7),
+            "quick": dict(repeats=2, n=10**6, group_counts=(100, 10**4)),
+            "smoke": dict(repeats=1, n=20_000, group_counts=(10,)),
+        },
+        "markdown",
     ),
 }
 SECTIONS = ("grid", "ops", "latency", "accuracy", "dask", *MODULE_SECTIONS)
@@ -209,10 +247,10 @@ def estimate_seconds(plan: Plan, keys: dict[str, list[str]]) -> dict[str, float]
     if "dask" in plan.sections and dask_available():
         n = plan.dask[0]
         est["dask"] = 8.0 + n * 40e-9 + (plan.timing.repeats + 1) * n * 16 / 4e9  # cluster, generation, 4 calls
-    for name in MODULE_SECTIONS:
-        if name in plan.sections:  # ~7 candidates x 4 shapes x 2 orders x rounds, at ~bandwidth
-            size = MODULE_SECTIONS[name][1][plan.mode]
-            est[name] = 2.0 + plan.timing.repeats * 56 * 16 * size.get("elements", 10**4) / 5e9
+    for name, (_, sizes, _) in MODULE_SECTIONS.items():
+        if name in plan.sections:  # rough: ~40 candidate calls per round over the section's data
+            size = sizes[plan.mode]
+            est[name] = 2.0 + size["repeats"] * 40 * 16 * size.get("elements", size.get("n", 10**5)) / 5e9
     if "accuracy" in plan.sections:
         est["accuracy"] = sum(
             len(accuracy.DATA_KINDS) * len(plan.dtypes) * (n * 0.3e-6 + 0.02) for n in plan.accuracy_sizes
@@ -557,10 +595,10 @@ def run_module_sections(plan: Plan) -> dict[str, list[dict[str, Any]]]:
     import importlib
 
     out: dict[str, list[dict[str, Any]]] = {}
-    for name, (module, sizes) in MODULE_SECTIONS.items():
+    for name, (module, sizes, _) in MODULE_SECTIONS.items():
         if name in plan.sections:
             log(f"section {name}")
-            out[name] = importlib.import_module(module).run(plan.timing.repeats, **sizes[plan.mode])
+            out[name] = importlib.import_module(module).run(**sizes[plan.mode])
     return out
 
 
@@ -569,9 +607,10 @@ def module_markdown(rows: dict[str, list[dict[str, Any]]]) -> str:
 
     parts = []
     for name, r in rows.items():
-        module = importlib.import_module(MODULE_SECTIONS[name][0])
+        module_name, _, render_name = MODULE_SECTIONS[name]
+        module = importlib.import_module(module_name)
         title = (module.__doc__ or name).strip().splitlines()[0]
-        parts.append(f"\n### {name}: {title}\n\n{module.markdown(r)}\n")
+        parts.append(f"\n### {name}: {title}\n\n{getattr(module, render_name)(r)}\n")
     return "".join(parts)
 
 

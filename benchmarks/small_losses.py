@@ -75,6 +75,15 @@ def run(repeats: int = 20000) -> list[dict[str, Any]]:
     return rows
 
 
+def markdown(rows: list[dict[str, Any]]) -> str:
+    lines = ["| n | function | l2loss µs | NumPy µs | l2loss / NumPy |", "|---:|---|---:|---:|---:|"]
+    for r in rows:
+        lines.append(
+            f"| {r['n']} | {r['function']} | {r['l2loss_us']:.2f} | {r['numpy_us']:.2f} | {r['ratio']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20000, help="timed calls per candidate and size")

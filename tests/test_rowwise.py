@@ -204,3 +204,21 @@ def test_rows_whose_terms_span_many_binades(span: int) -> None:
         p = rng.uniform(1.0, 2.0, size=(400, k)) * 2.0 ** (-rng.integers(0, span // 2 + 1, size=(400, k)))
         for fmt in FORMATS:
             assert same(rows(y, p, fmt), oracle(y, p, fmt)), (k, fmt)
+
+
+def test_per_sample_mse_goes_through_the_engine() -> None:
+    """Keras' per-sample MSE: every row rounded once, float32 included, any leading shape."""
+    import l2loss
+
+    rng = np.random.default_rng(4)
+    y = rng.standard_normal((3, 50, 7)).astype(np.float32)
+    p = rng.standard_normal((3, 50, 7)).astype(np.float32)
+    got = l2loss.per_sample_mse(y, p)
+    assert got.shape == (3, 50) and got.dtype == np.float32
+    want = oracle(y.reshape(-1, 7).astype(np.float64), p.reshape(-1, 7).astype(np.float64), "float32")
+    assert same(got.reshape(-1), want)
+    one = l2loss.per_sample_mse(y[0, 0], p[0, 0])  # 1-D: one sample, a 0-d result
+    assert np.ndim(one) == 0 and same(np.asarray([one]), want[:1])
+    # a float64 / float32 pair: float64 results, as NumPy gives
+    mixed = l2loss.per_sample_mse(np.zeros((2, 3)), np.ones((2, 3), dtype=np.float32))
+    assert mixed.dtype == np.float64 and list(mixed) == [1.0, 1.0]

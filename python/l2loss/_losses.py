@@ -186,6 +186,30 @@ def mse_loss(
     return dtype.type(r.grand_mean(_core.ACC_SQ))
 
 
+def _row_means(yt: np.ndarray, yp: np.ndarray) -> Any:
+    """The mean of the squared errors over the last axis: through the engine (each row's
+    exact mean rounded once to the result dtype -- float32 rows are not averaged in float32)
+    for float32/float64 pairs of one shape, else NumPy's own arithmetic (broadcasting,
+    other dtypes, empty rows)."""
+    dtype = np.result_type(yt, yp)
+    if (
+        yt.shape == yp.shape
+        and yt.ndim >= 1
+        and yt.shape[-1] > 0
+        and dtype in (np.float32, np.float64)
+        and yt.dtype in (np.float32, np.float64)
+        and yp.dtype in (np.float32, np.float64)
+        and yt.dtype.isnative
+        and yp.dtype.isnative
+    ):
+        k = yt.shape[-1]
+        out = np.empty(yt.shape[:-1], dtype=dtype)
+        _core.row_mean_squares(yt.reshape(-1, k), yp.reshape(-1, k), out.reshape(-1))
+        return out if out.ndim else out[()]
+    d = np.subtract(yp, yt, dtype=dtype)
+    return np.mean(np.square(d, out=d), axis=-1)
+
+
 def per_sample_mse(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, reduction: str | None = None,
 ) -> Any:
@@ -212,7 +236,8 @@ def per_sample_mse(
     -------
     ndarray or numpy scalar
         The per-sample losses (0-d for 1-D inputs), or their reduction; the sums of a
-        reduction are exact.
+        reduction are exact. Each per-sample loss of a float32/float64 pair is its exact
+        mean rounded once to the result dtype (float32 rows are not averaged in float32).
 
     Examples
     --------
@@ -225,8 +250,7 @@ def per_sample_mse(
     yt = _as_float_array(y_true, "y_true")
     yp = _as_float_array(y_pred, "y_pred")
     yt, yp = _squeeze_or_expand(yt, yp)
-    d = np.subtract(yp, yt, dtype=np.result_type(yt, yp))
-    losses = np.mean(np.square(d, out=d), axis=-1)
+    losses = _row_means(yt, yp)
     if sample_weight is not None:
         sw = _as_float_array(sample_weight, "sample_weight")
         losses, sw = _squeeze_or_expand(np.asarray(losses), sw)
