@@ -17,6 +17,7 @@
 #include "l2loss/element_types.hpp"
 #include "l2loss/engine.hpp"
 #include "l2loss/rowwise.hpp"
+#include "array_intake.hpp"
 #include "l2loss/ridge.hpp"
 
 namespace py = pybind11;
@@ -29,33 +30,9 @@ namespace {
 
 // Releasing the GIL costs ~0.1 us; below this many elements the kernel is faster than that.
 constexpr int64_t kReleaseGilElements = 1 << 14;
-constexpr char kNativeOrder = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? '<' : '>';
 
 bool is_narrow(DType d) { return d == DType::kFloat16 || d == DType::kBFloat16; }
 
-bool native_float(const py::dtype& dt, DType& out) {
-  if (dt.kind() == 'V' && dt.itemsize() == 2 && !dt.has_fields() &&
-      py::str(dt.attr("name")).cast<std::string>() == "bfloat16") {  // ml_dtypes.bfloat16
-    out = DType::kBFloat16;
-    return true;
-  }
-  if (dt.kind() != 'f') return false;
-  const char order = dt.byteorder();
-  if (order != '=' && order != '|' && order != kNativeOrder) return false;
-  if (dt.itemsize() == 8) {
-    out = DType::kFloat64;
-    return true;
-  }
-  if (dt.itemsize() == 4) {
-    out = DType::kFloat32;
-    return true;
-  }
-  if (dt.itemsize() == 2) {
-    out = DType::kFloat16;
-    return true;
-  }
-  return false;
-}
 
 Operand take_operand(const py::array& a, const char* name, int64_t& rows, int64_t& cols) {
   if (a.ndim() != 1 && a.ndim() != 2) {

@@ -27,6 +27,7 @@
 
 #include "l2loss/element_types.hpp"
 #include "l2loss/engine.hpp"
+#include "array_intake.hpp"
 
 namespace py = pybind11;
 using namespace l2loss;
@@ -35,7 +36,6 @@ namespace {
 
 // Releasing the GIL costs ~0.1 us; below this many elements the kernel is faster than that.
 constexpr int64_t kReleaseGilElements = 1 << 14;
-constexpr char kNativeOrder = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? '<' : '>';
 constexpr long kMaxThreads = 2147483647L;
 
 PyTypeObject* ndarray_type = nullptr;  // numpy.ndarray itself: subclasses carry meaning
@@ -46,27 +46,6 @@ PyObject* float64_dtype = nullptr;
 
 bool is_plain_ndarray(PyObject* o) { return Py_TYPE(o) == ndarray_type; }
 
-// The element type of a native-byte-order float32/float64/float16 array or an ml_dtypes
-// bfloat16 array; false for anything else.
-bool native_float(const py::dtype& dt, DType& out) {
-  const char kind = dt.kind();
-  if (kind == 'f') {
-    const char order = dt.byteorder();
-    if (order != '=' && order != '|' && order != kNativeOrder) return false;
-    switch (dt.itemsize()) {
-      case 8: out = DType::kFloat64; return true;
-      case 4: out = DType::kFloat32; return true;
-      case 2: out = DType::kFloat16; return true;
-      default: return false;
-    }
-  }
-  if (kind == 'V' && dt.itemsize() == 2 && !dt.has_fields() &&
-      py::str(dt.attr("name")).cast<std::string>() == "bfloat16") {  // ml_dtypes.bfloat16
-    out = DType::kBFloat16;
-    return true;
-  }
-  return false;
-}
 
 struct Target {
   Operand op;

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "l2loss/engine.hpp"
+#include "array_intake.hpp"
+#include "l2loss/element_types.hpp"
 
 namespace py = pybind11;
 using namespace l2loss;
@@ -35,22 +37,7 @@ bool plain_array(const py::handle& h) { return reinterpret_cast<PyObject*>(Py_TY
 
 // float32 / float64 in native byte order: what the kernels read in place without a copy
 // (kernel_operand's rule for wide floats). Anything else declines.
-bool wide_float(const py::array& a, DType& out) {
-  const py::dtype dt = a.dtype();
-  if (dt.kind() != 'f') return false;
-  const char order = dt.byteorder();
-  constexpr char kNative = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? '<' : '>';
-  if (order != '=' && order != '|' && order != kNative) return false;
-  if (dt.itemsize() == 8) {
-    out = DType::kFloat64;
-    return true;
-  }
-  if (dt.itemsize() == 4) {
-    out = DType::kFloat32;
-    return true;
-  }
-  return false;
-}
+bool wide_float(const py::array& a, DType& out) { return native_float(a.dtype(), out) && is_wide_float(out); }
 
 // A 1-D or 2-D operand (element (i, j) at data + i*row_stride + j*col_stride).
 Operand operand(const py::array& a, DType dt) {
