@@ -281,6 +281,23 @@ PYBIND11_MODULE(_core, m, L2LOSS_MODULE_GIL) {
       "out[i] = the correctly rounded mean of (y_pred[i, j] - y_true[i, j])**2 over j (differences in "
       "double), rounded once to out's dtype.");
   m.def(
+      "_exact_divide",
+      [](const std::vector<uint64_t>& a, int64_t a_exp, bool a_neg, const std::vector<uint64_t>& b, int64_t b_exp,
+         bool b_neg) {
+        auto build = [](const std::vector<uint64_t>& limbs, int64_t e, bool neg) {
+          ExactNumber x;
+          for (size_t i = 0; i < limbs.size(); ++i) {
+            x = x + ExactNumber::from_uint(limbs[i]).scaled(64 * static_cast<int64_t>(i) + e);
+          }
+          return neg ? ExactNumber{} - x : x;
+        };
+        const ExactNumber den = build(b, b_exp, b_neg);
+        if (den.is_zero()) throw py::value_error("zero divisor");
+        return divide(build(a, a_exp, a_neg), den);
+      },
+      py::arg("a"), py::arg("a_exp"), py::arg("a_neg"), py::arg("b"), py::arg("b_exp"), py::arg("b_neg"),
+      "Test hook: the correctly rounded quotient of two exact numbers sum(limbs[i] 2^(64 i)) 2^exp.");
+  m.def(
       "_round_quotient",
       [](const std::vector<uint64_t>& limbs, int64_t scale, uint64_t k, bool float32) {
         return float32 ? round_quotient(limbs.data(), static_cast<int>(limbs.size()), scale, k, 24, -149, 127)

@@ -10,7 +10,7 @@
 namespace l2loss {
 namespace {
 
-using Limbs = std::vector<uint32_t>;
+using Limbs = LimbVector;
 using u128 = unsigned __int128;
 
 int64_t bit_length(const Limbs& m) {
@@ -27,6 +27,23 @@ Limbs shift_left(const Limbs& m, int64_t bits) {
     const uint64_t v = static_cast<uint64_t>(m[i]) << s;
     r[i + limbs] |= static_cast<uint32_t>(v);
     r[i + limbs + 1] |= static_cast<uint32_t>(v >> 32);
+  }
+  while (!r.empty() && r.back() == 0) r.pop_back();
+  return r;
+}
+
+// m >> bits (bits >= 0); `sticky` is set when a dropped bit is nonzero.
+Limbs shift_right_sticky(const Limbs& m, int64_t bits, bool& sticky) {
+  const auto limbs = static_cast<size_t>(bits / 32);
+  const int s = static_cast<int>(bits % 32);
+  sticky = false;
+  for (size_t i = 0; i < std::min(limbs, m.size()); ++i) sticky = sticky || m[i] != 0;
+  if (limbs >= m.size()) return Limbs{};
+  if (s != 0 && (m[limbs] & ((1u << s) - 1)) != 0) sticky = true;
+  Limbs r(m.size() - limbs, 0);
+  for (size_t i = 0; i < r.size(); ++i) {
+    const uint64_t lo = m[i + limbs], hi = i + limbs + 1 < m.size() ? m[i + limbs + 1] : 0u;
+    r[i] = static_cast<uint32_t>(((hi << 32) | lo) >> s);
   }
   while (!r.empty() && r.back() == 0) r.pop_back();
   return r;
@@ -116,12 +133,67 @@ void top_bits(const Limbs& m, u128& q, int64_t& offset, bool& sticky) {
 
 }  // namespace
 
+void LimbVector::reserve(size_t n) {
+  if (n <= capacity_) return;
+  const size_t cap = std::max<size_t>(n, 2 * size_t{capacity_});
+  auto* p = new uint32_t[cap];
+  std::memcpy(p, ptr_, size_ * sizeof(uint32_t));
+  release();
+  ptr_ = p;
+  capacity_ = static_cast<uint32_t>(cap);
+}
+
+void LimbVector::release() {
+  if (ptr_ != inline_) delete[] ptr_;
+  ptr_ = inline_;
+  capacity_ = kInline;
+}
+
+void LimbVector::copy_from(const LimbVector& o) {
+  reserve(o.size_);
+  std::memcpy(ptr_, o.ptr_, o.size_ * sizeof(uint32_t));
+  size_ = o.size_;
+}
+
+void LimbVector::take(LimbVector& o) {
+  if (o.ptr_ == o.inline_) {
+    ptr_ = inline_;
+    capacity_ = kInline;
+    std::memcpy(inline_, o.inline_, o.size_ * sizeof(uint32_t));
+  } else {
+    ptr_ = o.ptr_;
+    capacity_ = o.capacity_;
+    o.ptr_ = o.inline_;
+    o.capacity_ = kInline;
+  }
+  size_ = o.size_;
+  o.size_ = 0;
+}
+
+void LimbVector::assign(size_t n, uint32_t v) {
+  size_ = 0;
+  reserve(n);
+  std::fill(ptr_, ptr_ + n, v);
+  size_ = static_cast<uint32_t>(n);
+}
+
+void LimbVector::resize(size_t n) {
+  reserve(n);
+  if (n > size_) std::fill(ptr_ + size_, ptr_ + n, 0u);
+  size_ = static_cast<uint32_t>(n);
+}
+
+void LimbVector::erase_front(size_t n) {
+  std::memmove(ptr_, ptr_ + n, (size_ - n) * sizeof(uint32_t));
+  size_ -= static_cast<uint32_t>(n);
+}
+
 void ExactNumber::trim() {
   while (!mag_.empty() && mag_.back() == 0) mag_.pop_back();
   size_t low = 0;
   while (low < mag_.size() && mag_[low] == 0) ++low;
   if (low > 0) {
-    mag_.erase(mag_.begin(), mag_.begin() + static_cast<std::ptrdiff_t>(low));
+    mag_.erase_front(low);
     exp2_ += 32 * static_cast<int64_t>(low);
   }
   if (mag_.empty()) {
@@ -150,9 +222,35 @@ ExactNumber ExactNumber::from_accumulator(const Superaccumulator& acc) {
   return r;
 }
 
+ExactNumber ExactNumber::from_canonical_digits(const int64_t* d, int lo, int count) {
+  ExactNumber r;
+  if (count == 0) return r;
+  r.neg_ = d[count - 1] < 0;
+  r.mag_.resize(static_cast<size_t>(count) + 1);
+  // Negative values are negated digit by digit with a borrow (two's complement over the
+  // digit sequence); the last digit may hold up to 62 bits, hence the extra limb.
+  int64_t carry = 0;
+  for (int j = 0; j < count; ++j) {
+    const int64_t v = (r.neg_ ? -d[j] : d[j]) + carry;
+    if (j + 1 < count) {
+      r.mag_[static_cast<size_t>(j)] = static_cast<uint32_t>(v);
+      carry = v >> 32;  // arithmetic: floor division by 2^32
+    } else {
+      const auto top = static_cast<uint64_t>(v);  // >= 0: the magnitude's top digit
+      r.mag_[static_cast<size_t>(j)] = static_cast<uint32_t>(top);
+      r.mag_[static_cast<size_t>(j) + 1] = static_cast<uint32_t>(top >> 32);
+    }
+  }
+  r.exp2_ = Superaccumulator::kLowestExponent + 32 * static_cast<int64_t>(lo);
+  r.trim();
+  return r;
+}
+
 ExactNumber ExactNumber::from_uint(uint64_t v) {
   ExactNumber r;
-  r.mag_ = {static_cast<uint32_t>(v), static_cast<uint32_t>(v >> 32)};
+  r.mag_.resize(2);
+  r.mag_[0] = static_cast<uint32_t>(v);
+  r.mag_[1] = static_cast<uint32_t>(v >> 32);
   r.trim();
   return r;
 }
@@ -240,20 +338,25 @@ double divide(const ExactNumber& a, const ExactNumber& b) {
   // Scale so that the integer quotient N / D has 66 or 67 bits: enough for a correct
   // rounding with a sticky bit, in the normal and the subnormal range alike.
   const int64_t k = bit_length(b.mag_) - bit_length(a.mag_) + 66;
-  Limbs num = k >= 0 ? shift_left(a.mag_, k) : a.mag_;
-  const Limbs den = k < 0 ? shift_left(b.mag_, -k) : b.mag_;
   u128 q = 0;
-  if (den.size() <= 2) {
-    // Short division by a 64-bit divisor (the common unweighted case: a row count).
-    const uint64_t d = den.size() == 1 ? den[0] : (static_cast<uint64_t>(den[1]) << 32 | den[0]);
+  if (b.mag_.size() <= 2) {
+    // Short division by a 64-bit divisor (the common unweighted case: a row count). A
+    // numerator longer than needed (an exact sum of squares spans 100+ bits) is cut to
+    // its top bits first: floor(floor(N / 2^s) / D) = floor(N / (D 2^s)), and the
+    // quotient is inexact iff a dropped bit or the remainder is nonzero.
+    bool sticky = false;
+    const Limbs num = k >= 0 ? shift_left(a.mag_, k) : shift_right_sticky(a.mag_, -k, sticky);
+    const uint64_t d = b.mag_.size() == 1 ? b.mag_[0] : (static_cast<uint64_t>(b.mag_[1]) << 32 | b.mag_[0]);
     u128 rem = 0;
     for (size_t i = num.size(); i-- > 0;) {
       const u128 cur = (rem << 32) | num[i];
       q = (q << 32) | (cur / d);
       rem = cur % d;
     }
-    return round_to_double(a.neg_ != b.neg_, q, a.exp2_ - b.exp2_ - k, rem != 0);
+    return round_to_double(a.neg_ != b.neg_, q, a.exp2_ - b.exp2_ - k, sticky || rem != 0);
   }
+  Limbs num = k >= 0 ? shift_left(a.mag_, k) : a.mag_;
+  const Limbs den = k < 0 ? shift_left(b.mag_, -k) : b.mag_;
   Limbs shifted = shift_left(den, 67);
   for (int bit = 67; bit >= 0; --bit) {
     if (compare(num, shifted) >= 0) {

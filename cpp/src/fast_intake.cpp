@@ -417,15 +417,16 @@ py::object report_fast(PyObject* y_true, PyObject* y_pred, PyObject* kwargs) {
   std::vector<FractionParts> r2p(k), evp(k);
   for (size_t j = 0; j < k; ++j) {
     const auto col = static_cast<int64_t>(j);
-    mse[j] = column_mean(*r, kAccSq, col);
+    const ReportParts p = report_parts(*r, col);
+    mse[j] = p.mse;
     if (!(mse[j] >= 0.0)) return py::none();
     rmse[j] = std::sqrt(mse[j]);
-    mae[j] = column_mean(*r, kAccAbs, col);
-    bias[j] = column_mean(*r, kAccDiff, col);
+    mae[j] = p.mae;
+    bias[j] = p.mean_error;
     const double m = column_max_abs(*r, col);
     max_abs[j] = c.float64_result ? m : static_cast<double>(static_cast<float>(m));  // round_max_error
-    r2p[j] = r2_parts(*r, col);
-    evp[j] = explained_variance_parts(*r, col);
+    r2p[j] = p.r2;
+    evp[j] = p.explained_variance;
   }
   if (!all_finite(mse) || !all_finite(mae) || !all_finite(bias) || !all_finite(max_abs) ||
       !fraction_scores(r2p, true, r2_scores) || !fraction_scores(evp, true, ev_scores)) {

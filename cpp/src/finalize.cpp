@@ -24,8 +24,7 @@ double apply_term_flags(uint8_t flags, double finite_value) {
 }
 
 ExactNumber column_exact(const ReduceResult& r, int acc, int64_t col) {
-  const ColumnSums& c = r.columns.at(static_cast<size_t>(col));
-  return c.has(acc) ? ExactNumber::from_accumulator(c.get(acc)) : ExactNumber{};
+  return r.columns.at(static_cast<size_t>(col)).exact(acc);
 }
 
 // Exact totals of the quantities whose terms are split by order of magnitude.
@@ -41,7 +40,7 @@ ExactNumber scaled_sum(const ReduceResult& r, int64_t col, std::initializer_list
   ExactNumber total;
   for (const auto& [acc, exp2] : parts) {
     // An accumulator the pass never touched is skipped without building an ExactNumber.
-    if (c.has(acc)) total = total + ExactNumber::from_accumulator(c.get(acc)).scaled(exp2);
+    if (c.has(acc)) total = total + c.exact(acc).scaled(exp2);
   }
   return total;
 }
@@ -123,19 +122,6 @@ bool weight_total_is_zero(const ReduceResult& r) {
 double column_total(const ReduceResult& r, int acc, int64_t col) {
   const uint8_t flags = quantity_flags(r, acc, col);
   return apply_term_flags(flags, flags ? 0.0 : quantity_exact(r, acc, col).to_double());
-}
-
-double column_mean(const ReduceResult& r, int acc, int64_t col) {
-  const uint8_t flags = quantity_flags(r, acc, col);
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  if (r.weight_term_flags) return nan;
-  const ExactNumber w = weight_total(r);
-  if (w.is_zero()) return nan;
-  if (flags) {
-    const double v = apply_term_flags(flags, 0.0);
-    return w.is_negative() ? -v : v;
-  }
-  return divide(quantity_exact(r, acc, col), w);
 }
 
 namespace {
@@ -224,53 +210,140 @@ double column_root_mean(const ReduceResult& r, int acc, int64_t col) {
   return std::ldexp(x, static_cast<int>(-k));  // exact: the root of a normal-range Q is normal
 }
 
-FractionParts r2_parts(const ReduceResult& r, int64_t col) {
+namespace {
+
+// The exact quantities of one column, each built from its accumulators at most once (a
+// report needs y and y^2 for both R^2 and explained variance, the difference for the
+// bias and explained variance: building them twice was most of a small report's cost).
+class ColumnValues {
+ public:
+  ColumnValues(const ReduceResult& r, int64_t col) : r_(r), col_(col), c_(r.columns.at(static_cast<size_t>(col))) {}
+  const ColumnSums& sums() const { return c_; }
+  const ExactNumber& w() { return get(w_, [&] { return weight_total(r_); }); }
+  const ExactNumber& quantity(int acc) {
+    switch (acc) {
+      case kAccSq: return get(sq_, [&] { return quantity_exact(r_, kAccSq, col_); });
+      case kAccAbs: return get(abs_, [&] { return quantity_exact(r_, kAccAbs, col_); });
+      case kAccDiff: return diff();
+      case kAccY: return y();
+      case kAccY2: return y2();
+      default: return get(other_, [&] { return quantity_exact(r_, acc, col_); });
+    }
+  }
+  const ExactNumber& diff() { return get(diff_, [&] { return exact_diff(r_, col_); }); }
+  const ExactNumber& y() { return get(y_, [&] { return exact_y(r_, col_); }); }
+  const ExactNumber& y2() { return get(y2_, [&] { return exact_y2(r_, col_); }); }
+  const ExactNumber& exact_sq_sum() { return get(esq_, [&] { return exact_sq(r_, col_); }); }
+  // W * sum(w y^2) - (sum w y)^2 = W^2 * (weighted variance of y), exact.
+  const ExactNumber& tss_times_w() { return get(tss_, [&] { return w() * y2() - y() * y(); }); }
+
+ private:
+  struct Slot {
+    bool ready = false;
+    ExactNumber value;
+  };
+  template <class Make>
+  static const ExactNumber& get(Slot& s, Make&& make) {
+    if (!s.ready) {
+      s.value = make();
+      s.ready = true;
+    }
+    return s.value;
+  }
+  const ReduceResult& r_;
+  int64_t col_;
+  const ColumnSums& c_;
+  Slot w_, sq_, abs_, diff_, y_, y2_, esq_, tss_, other_;
+};
+
+double mean_of(const ReduceResult& r, ColumnValues& v, int acc, int64_t col) {
+  const uint8_t flags = quantity_flags(r, acc, col);
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  const ColumnSums& c = r.columns.at(static_cast<size_t>(col));
-  FractionParts parts{column_total(r, kAccSq, col), nan};
-  const uint8_t yflags = flags_of(c, {kAccY, kAccYLo, kAccY2, kAccY2Lo, kAccY2Lo2});
+  if (r.weight_term_flags) return nan;
+  const ExactNumber& w = v.w();
+  if (w.is_zero()) return nan;
+  if (flags) {
+    const double value = apply_term_flags(flags, 0.0);
+    return w.is_negative() ? -value : value;
+  }
+  return divide(v.quantity(acc), w);
+}
+
+FractionParts r2_of(const ReduceResult& r, ColumnValues& v, int64_t col) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const uint8_t sq_flags = quantity_flags(r, kAccSq, col);
+  FractionParts parts{apply_term_flags(sq_flags, sq_flags ? 0.0 : v.quantity(kAccSq).to_double()), nan};
+  const uint8_t yflags = flags_of(v.sums(), {kAccY, kAccYLo, kAccY2, kAccY2Lo, kAccY2Lo2});
   if (yflags || r.weight_term_flags) {
     // A non-finite or overflowing y: report what IEEE arithmetic would.
     parts.denominator = apply_term_flags(yflags, nan);
     return parts;
   }
-  const ExactNumber w = weight_total(r);
+  const ExactNumber& w = v.w();
   if (w.is_zero()) return parts;
-  const ExactNumber s1 = exact_y(r, col);
-  const ExactNumber tss_times_w = w * exact_y2(r, col) - s1 * s1;  // exact: no cancellation
+  const ExactNumber& tss_times_w = v.tss_times_w();  // exact: no cancellation
   parts.denominator = tss_times_w.is_zero() ? 0.0 : divide(tss_times_w, w);
   return parts;
 }
 
-FractionParts explained_variance_parts(const ReduceResult& r, int64_t col) {
+FractionParts explained_variance_of(const ReduceResult& r, ColumnValues& v) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  const ColumnSums& c = r.columns.at(static_cast<size_t>(col));
   FractionParts parts{nan, nan};
-  const ExactNumber w = weight_total(r);
+  const ExactNumber& w = v.w();
   if (w.is_zero() || r.weight_term_flags) return parts;
   const ExactNumber w2 = w * w;
-  const uint8_t dflags = flags_of(c, {kAccSq, kAccSqLo, kAccSqLo2, kAccDiff, kAccDiffLo});
+  const uint8_t dflags = flags_of(v.sums(), {kAccSq, kAccSqLo, kAccSqLo2, kAccDiff, kAccDiffLo});
   if (dflags) {
     parts.numerator = apply_term_flags(dflags, nan);
   } else {
-    const ExactNumber d1 = exact_diff(r, col);
-    const ExactNumber num = w * exact_sq(r, col) - d1 * d1;
+    const ExactNumber& d1 = v.diff();
+    const ExactNumber num = w * v.exact_sq_sum() - d1 * d1;
     parts.numerator = num.is_zero() ? 0.0 : divide(num, w2);
   }
-  const uint8_t yflags = flags_of(c, {kAccY, kAccYLo, kAccY2, kAccY2Lo, kAccY2Lo2});
+  const uint8_t yflags = flags_of(v.sums(), {kAccY, kAccYLo, kAccY2, kAccY2Lo, kAccY2Lo2});
   if (yflags) {
     parts.denominator = apply_term_flags(yflags, nan);
   } else {
-    const ExactNumber s1 = exact_y(r, col);
-    const ExactNumber den = w * exact_y2(r, col) - s1 * s1;
+    const ExactNumber& den = v.tss_times_w();
     parts.denominator = den.is_zero() ? 0.0 : divide(den, w2);
   }
   return parts;
 }
 
+}  // namespace
+
+FractionParts r2_parts(const ReduceResult& r, int64_t col) {
+  ColumnValues v(r, col);
+  return r2_of(r, v, col);
+}
+
+FractionParts explained_variance_parts(const ReduceResult& r, int64_t col) {
+  ColumnValues v(r, col);
+  return explained_variance_of(r, v);
+}
+
+double column_mean(const ReduceResult& r, int acc, int64_t col) {
+  ColumnValues v(r, col);
+  return mean_of(r, v, acc, col);
+}
+
+ReportParts report_parts(const ReduceResult& r, int64_t col) {
+  ColumnValues v(r, col);
+  ReportParts p;
+  p.mse = mean_of(r, v, kAccSq, col);
+  p.mae = mean_of(r, v, kAccAbs, col);
+  p.mean_error = mean_of(r, v, kAccDiff, col);
+  p.r2 = r2_of(r, v, col);
+  p.explained_variance = explained_variance_of(r, v);
+  return p;
+}
+
 double exact_weighted_average(const double* values, const double* weights, int64_t n) {
   // Exact rational arithmetic: a product v * w may exceed the double range even when the
   // average does not (and the number of outputs is small).
+  if (n == 1 && std::isfinite(values[0]) && (!weights || (std::isfinite(weights[0]) && weights[0] != 0.0))) {
+    return values[0];  // v * w / w, exactly
+  }
   ExactNumber num, den;
   for (int64_t i = 0; i < n; ++i) {
     const double v = values[i];

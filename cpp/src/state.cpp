@@ -46,6 +46,13 @@ Superaccumulator ColumnSums::get(int k) const {
   return a;
 }
 
+ExactNumber ColumnSums::exact(int k) const {
+  if (!has(k)) return ExactNumber{};
+  const size_t at = offset_of(digits_, present_, k);
+  const int lo = static_cast<int>(digits_[at] & 0xFF), count = static_cast<int>(digits_[at] >> 8);
+  return ExactNumber::from_canonical_digits(digits_.data() + at + 1, lo, count);
+}
+
 void ColumnSums::set(int k, const Superaccumulator& value) {
   Superaccumulator a = value;
   int lo = 0, count = 0;

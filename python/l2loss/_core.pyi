@@ -65,6 +65,9 @@ class ReduceResult:
 def row_mean_squares(
     y_true: npt.NDArray[Any], y_pred: npt.NDArray[Any], out: npt.NDArray[Any], *, num_threads: int = 0
 ) -> None: ...
+def _exact_divide(
+    a: Sequence[int], a_exp: int, a_neg: bool, b: Sequence[int], b_exp: int, b_neg: bool
+) -> float: ...
 def _round_quotient(limbs: Sequence[int], scale: int, k: int, float32: bool = False) -> float: ...
 def reduce(
     y_true: npt.NDArray[Any],

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "l2loss/dispatch.hpp"
@@ -49,6 +50,8 @@ class ColumnSums {
 
   // The sum of accumulator k (an empty accumulator when it never received terms).
   Superaccumulator get(int k) const;
+  // Its exact value (zero when never written), straight from the stored digits.
+  ExactNumber exact(int k) const;
   // Whether accumulator k is stored (it may still hold zero).
   bool has(int k) const { return ((present_ >> k) & 1u) != 0; }
   // Accumulator k := a (stored even when zero).
@@ -81,6 +84,24 @@ struct ReduceResult {
 
 // Runs the fused pass. Throws std::invalid_argument on inconsistent requests.
 ReduceResult reduce(const ReduceRequest& req);
+
+// Memory that one thread reuses across many small reduce() calls (grouped evaluation makes
+// one per group and chunk): the kernel's per-column states, ~10 KB each, are allocated once
+// instead of per call. The result is the same as without it.
+class ReduceScratch {
+ public:
+  ReduceScratch();
+  ~ReduceScratch();
+  ReduceScratch(const ReduceScratch&) = delete;
+  ReduceScratch& operator=(const ReduceScratch&) = delete;
+  struct Impl;
+  Impl* impl() { return impl_.get(); }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+// reduce() with `scratch` (may be nullptr) lending its states when the pass runs on one thread.
+ReduceResult reduce(const ReduceRequest& req, ReduceScratch* scratch);
 
 // The plainest call -- one unweighted column, MSE or MAE (acc = kAccSq / kAccAbs), small
 // enough for one thread -- without building a ReduceResult: sets `mean` to exactly what
@@ -133,6 +154,16 @@ FractionParts r2_parts(const ReduceResult& r, int64_t col);
 // Explained variance pieces: numerator = avg_w((e - avg_w(e))^2) with e = y - yhat,
 // denominator = avg_w((y - ybar_w)^2); both exact before their single rounding.
 FractionParts explained_variance_parts(const ReduceResult& r, int64_t col);
+// A report's finalised values for one column: column_mean of kAccSq, kAccAbs and kAccDiff,
+// r2_parts and explained_variance_parts, bit for bit, with each exact quantity built once.
+struct ReportParts {
+  double mse;
+  double mae;
+  double mean_error;
+  FractionParts r2;
+  FractionParts explained_variance;
+};
+ReportParts report_parts(const ReduceResult& r, int64_t col);
 
 // Correctly rounded sum(values * weights) / sum(weights) (weights may be nullptr for a
 // plain mean). Throws std::domain_error when the weights sum to exactly zero.
