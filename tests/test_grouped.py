@@ -95,6 +95,51 @@ def test_row_order_threads_and_big_groups_do_not_change_bits() -> None:
         assert_group_matches_report(ref, ref.index_of(key), y, p, g == key)
 
 
+@pytest.mark.parametrize(
+    ("k", "weighted", "dtype", "threads"),
+    [
+        (None, False, np.float64, 1),
+        (None, True, np.float64, 2),
+        (3, False, np.float32, 3),
+        (2, True, np.float64, 7),
+    ],
+)
+def test_unsorted_keys_in_chunks_are_each_groups_own_report(
+    k: Any, weighted: bool, dtype: Any, threads: int
+) -> None:
+    # Unsorted keys with few groups and enough rows (>= 2 chunks of 2**18) take the
+    # chunk-by-chunk strategy: each chunk partitioned by group in cache, the groups' parts
+    # merged into their states. Bits: those of a report on each group's rows, and of the
+    # same rows sorted (the in-place strategy) or in another order.
+    n = 600_001
+    y, p = data(n, k, dtype, seed=11)
+    rng = np.random.default_rng(12)
+    g = rng.integers(0, 23, n) * 7 - 40
+    g[rng.random(n) < 0.3] = 5  # one big group beside small ones
+    g[:3] = [10_000, 10_001, 10_001]  # a one-row group and a two-row group
+    w = rng.uniform(0.0, 3.0, n).astype(dtype) if weighted else None
+    with pytest.warns(l2loss.UndefinedMetricWarning, match="less than two samples"):
+        rep = l2loss.grouped_report(y, p, g, sample_weight=w, num_threads=threads)
+    for i, key in enumerate(rep.keys.tolist()):
+        if i % 3 == 0 or key in (5, 10_000, 10_001):
+            assert_group_matches_report(rep, i, y, p, g == key, w)
+    order = np.argsort(g, kind="stable")
+    perm = rng.permutation(n)
+    for idx, t in ((order, 1), (perm, 2)):
+        with pytest.warns(l2loss.UndefinedMetricWarning):
+            other = l2loss.grouped_report(
+                y[idx], p[idx], g[idx], sample_weight=None if w is None else w[idx], num_threads=t
+            )
+        for f in FIELDS:
+            assert np.array_equal(bits(getattr(other, f)), bits(getattr(rep, f))), f
+    acc = l2loss.GroupedAccumulator()
+    acc.update(y, p, g, sample_weight=w)
+    with pytest.warns(l2loss.UndefinedMetricWarning):
+        streamed = acc.compute()
+    for f in FIELDS:
+        assert np.array_equal(bits(getattr(streamed, f)), bits(getattr(rep, f))), f
+
+
 def test_values_are_correctly_rounded_exact_means() -> None:
     """Independent oracle: fractions.Fraction of the per-element terms."""
     y, p = data(300, None)

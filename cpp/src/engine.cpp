@@ -269,8 +269,11 @@ void for_column_tiles(int threads, int64_t n_cols, MakeScratch&& make, Tile&& ti
 // block buffers.
 struct FastThreadState {
   FastThreadState() = default;
-  explicit FastThreadState(int64_t n_states) : columns(new ColumnState[static_cast<size_t>(n_states)]) {}
-  std::unique_ptr<ColumnState[]> columns;
+  explicit FastThreadState(int64_t n_states)
+      : owned(new ColumnState[static_cast<size_t>(n_states)]), columns(owned.get()) {}
+  explicit FastThreadState(ColumnState* borrowed) : columns(borrowed) {}  // a ReduceScratch's
+  std::unique_ptr<ColumnState[]> owned;
+  ColumnState* columns = nullptr;
   bool tiny_seen = false;
   bool nonfinite = false;
   BlockBuffers buf;
@@ -415,7 +418,27 @@ void packed_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool&
   for (const PackedThreadState& s : states) nonfinite = nonfinite || s.nonfinite;
 }
 
-void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& nonfinite, bool& tiny) {
+}  // namespace
+
+struct ReduceScratch::Impl {
+  std::unique_ptr<ColumnState[]> states;
+  int64_t capacity = 0;
+  ColumnState* get(int64_t n) {
+    if (n > capacity) {
+      states.reset(new ColumnState[static_cast<size_t>(n)]);
+      capacity = n;
+    }
+    return states.get();
+  }
+};
+
+ReduceScratch::ReduceScratch() : impl_(new Impl) {}
+ReduceScratch::~ReduceScratch() = default;
+
+namespace {
+
+void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& nonfinite, bool& tiny,
+               ReduceScratch* scratch) {
   const IsaKernels& kernels = kernels_for(active_isa());
   const ColumnKernel kernel = kernels.column;
   const TinyScan scan = kernels.tiny_scan;
@@ -477,7 +500,9 @@ void fast_pass(const ReduceRequest& req, int threads, ReduceResult& out, bool& n
       threads, req.n_rows, chunk_rows(req, threads),
       [&] {
         // Default-initialised: the kernels clear only the accumulators they claim (kernel_abi.hpp).
-        FastThreadState st(n_cols);
+        // One thread may borrow the caller's scratch states instead of allocating.
+        FastThreadState st = scratch != nullptr && threads == 1 ? FastThreadState(scratch->impl()->get(n_cols))
+                                                                : FastThreadState(n_cols);
         for (int64_t c = 0; c < n_cols; ++c) reset_state(st.columns[c]);
         return st;
       },
@@ -594,7 +619,9 @@ bool target_flags_set(const ReduceResult& r) {
 
 }  // namespace
 
-ReduceResult reduce(const ReduceRequest& req) {
+ReduceResult reduce(const ReduceRequest& req) { return reduce(req, nullptr); }
+
+ReduceResult reduce(const ReduceRequest& req, ReduceScratch* scratch) {
   validate(req);
   ReduceResult out;
   out.n_rows = req.n_rows;
@@ -606,7 +633,7 @@ ReduceResult reduce(const ReduceRequest& req) {
   const int threads = effective_threads(req);
   out.threads_used = threads;
   bool nonfinite = false, tiny = false;
-  fast_pass(req, threads, out, nonfinite, tiny);
+  fast_pass(req, threads, out, nonfinite, tiny, scratch);
   if (nonfinite) careful_pass(req, threads, out);
   // Rare: a tiny target or weight, or a term that overflowed (flagged by the careful pass).
   if (has_target_moments(req) && (tiny || target_flags_set(out))) target_moments_pass(req, threads, out);
