@@ -104,7 +104,7 @@ if [ "$REDUCED" = 1 ]; then
          tests/test_optimizers.py tests/test_thread_cap.py
          # the packed-rows kernel and column tiles, the row-wise engine, the C++ intakes, groups
          tests/test_shapes.py tests/test_rowwise.py tests/test_fast_intake.py tests/test_fast_losses.py
-         tests/test_grouped.py)
+         tests/test_grouped.py tests/test_exact_number.py)
   for f in tests/test_state_*.py tests/test_stream_*.py; do [ -e "$f" ] && TESTS+=("$f"); done
 else
   TESTS=(tests/test_exactness.py tests/test_edges.py tests/test_stream.py tests/test_losses.py
@@ -112,7 +112,7 @@ else
          tests/test_leaks.py tests/test_fuzz_bytes.py tests/test_concurrency.py tests/test_target_moments.py
          tests/test_bfloat16.py tests/test_float16.py tests/test_element_types.py tests/test_optimizers.py
          tests/test_thread_cap.py tests/test_exact_mode.py tests/test_small_calls.py tests/test_shapes.py
-         tests/test_rowwise.py tests/test_fast_intake.py tests/test_fast_losses.py tests/test_grouped.py)
+         tests/test_rowwise.py tests/test_fast_intake.py tests/test_fast_losses.py tests/test_grouped.py tests/test_exact_number.py)
   for f in tests/test_state_*.py tests/test_stream_*.py; do [ -e "$f" ] && TESTS+=("$f"); done
 fi
 # A -k given on the command line narrows the selection (it is ANDed with ours, never
