@@ -92,8 +92,8 @@ void sub_mag_inplace(Limbs& a, const Limbs& b) {
 // when `sticky` is set, q must carry at least two bits below the rounding position.
 double round_to_double(bool neg, u128 q, int64_t e, bool sticky) {
   if (q == 0) return 0.0;
-  int nb = 0;
-  for (u128 t = q; t != 0; t >>= 1) ++nb;
+  const auto hi = static_cast<uint64_t>(q >> 64), lo = static_cast<uint64_t>(q);
+  const int nb = hi != 0 ? 128 - __builtin_clzll(hi) : 64 - __builtin_clzll(lo);  // q != 0
   const int64_t lead = e + nb - 1;
   const double inf = std::numeric_limits<double>::infinity();
   if (lead > 1023) return neg ? -inf : inf;
