@@ -193,17 +193,19 @@ int64_t block_pitch(int64_t rows) { return (rows + 7) / 8 * 8 + 8; }
 
 constexpr int64_t kPrefetchRows = 16;
 
+// Elements are moved with memcpy: NumPy arrays need not be aligned to their element size
+// (a view at an odd byte offset is legal), and a misaligned T* load is undefined behaviour.
 template <class T>
 void copy_columns(const char* base, int64_t row_stride, int64_t rows, int64_t cols, int64_t pitch, char* out) {
-  T* dst = reinterpret_cast<T*>(out);
-  const int64_t seg = cols * static_cast<int64_t>(sizeof(T));
+  constexpr int64_t kSize = static_cast<int64_t>(sizeof(T));
+  const int64_t seg = cols * kSize;
   for (int64_t i = 0; i < rows; ++i) {
-    const T* src = reinterpret_cast<const T*>(base + i * row_stride);
+    const char* src = base + i * row_stride;
     if (i + kPrefetchRows < rows) {  // far-apart rows defeat the hardware prefetcher
       const char* ahead = base + (i + kPrefetchRows) * row_stride;
       for (int64_t b = 0; b < seg; b += 64) __builtin_prefetch(ahead + b);
     }
-    for (int64_t c = 0; c < cols; ++c) dst[c * pitch + i] = src[c];
+    for (int64_t c = 0; c < cols; ++c) std::memcpy(out + (c * pitch + i) * kSize, src + c * kSize, kSize);
   }
 }
 
