@@ -227,7 +227,12 @@ class ColumnValues {
       case kAccDiff: return diff();
       case kAccY: return y();
       case kAccY2: return y2();
-      default: return get(other_, [&] { return quantity_exact(r_, acc, col_); });
+      default:  // any other accumulator: cached under its index (one at a time)
+        if (other_acc_ != acc) {
+          other_.ready = false;
+          other_acc_ = acc;
+        }
+        return get(other_, [&] { return quantity_exact(r_, acc, col_); });
     }
   }
   const ExactNumber& diff() { return get(diff_, [&] { return exact_diff(r_, col_); }); }
@@ -254,6 +259,7 @@ class ColumnValues {
   int64_t col_;
   const ColumnSums& c_;
   Slot w_, sq_, abs_, diff_, y_, y2_, esq_, tss_, other_;
+  int other_acc_ = -1;
 };
 
 double mean_of(const ReduceResult& r, ColumnValues& v, int acc, int64_t col) {
