@@ -2,7 +2,7 @@
 // ways, chosen by the layout of the codes:
 //  - sorted codes: every group's rows are a contiguous range, reduced in place;
 //  - unsorted codes, few groups (<= kMaxChunkRows / kChunkRowsPerGroup): chunk by chunk,
-//    each chunk counting-sorted and gathered in cache, each group's part merged into its
+//    each chunk counting-sorted and scattered in cache, each group's part merged into its
 //    state (for_each_group_chunked);
 //  - unsorted codes, many groups: one stable counting sort of all rows, then each group's
 //    rows gathered into a small buffer (for_each_group).
@@ -19,6 +19,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -135,54 +136,49 @@ void build_order(const GroupedRequest& req, GroupPlan& plan) {
   for (int64_t i = 0; i < n; ++i) plan.order[static_cast<size_t>(plan.count[code_at(i)]++)] = i;
 }
 
-// Copies `m` rows (indices idx) of an (., k) operand into a C-ordered buffer.
-template <int kSize>
-void gather_rows(char* dst, const Operand& src, const int64_t* idx, int64_t m, int64_t k) {
-  char* out = dst;
-  for (int64_t r = 0; r < m; ++r) {
-    const char* row = src.data + idx[r] * src.row_stride;
-    for (int64_t c = 0; c < k; ++c, out += kSize) std::memcpy(out, row + c * src.col_stride, kSize);
+// Copies m rows of an (., k) operand into `buf`, C-ordered, and points `op` at the copy.
+// place(size_tag, dst) does the moving for the element size of `op` (8, 4 or 2 bytes).
+template <class Place>
+void repack(std::vector<double>& buf, Operand& op, int64_t m, int64_t k, Place&& place) {
+  const int64_t size = element_size(op.dtype);
+  buf.resize(static_cast<size_t>((m * k * size + 7) / 8));
+  char* dst = reinterpret_cast<char*>(buf.data());
+  switch (size) {
+    case 8: place(std::integral_constant<int, 8>{}, dst); break;
+    case 4: place(std::integral_constant<int, 4>{}, dst); break;
+    default: place(std::integral_constant<int, 2>{}, dst); break;
   }
+  op.data = dst;
+  op.row_stride = k * size;
+  op.col_stride = size;
 }
 
+// Rows idx[0 .. m) of the operand, in that order (random reads, sequential writes).
 void gather(std::vector<double>& buf, Operand& op, const int64_t* idx, int64_t m, int64_t k) {
-  const int64_t size = element_size(op.dtype);
-  buf.resize(static_cast<size_t>((m * k * size + 7) / 8));
-  char* dst = reinterpret_cast<char*>(buf.data());
-  switch (size) {
-    case 8: gather_rows<8>(dst, op, idx, m, k); break;
-    case 4: gather_rows<4>(dst, op, idx, m, k); break;
-    default: gather_rows<2>(dst, op, idx, m, k); break;
-  }
-  op.data = dst;
-  op.row_stride = k * size;
-  op.col_stride = size;
+  const Operand src = op;
+  repack(buf, op, m, k, [&](auto size_tag, char* dst) {
+    constexpr int kSize = decltype(size_tag)::value;
+    char* out = dst;
+    for (int64_t r = 0; r < m; ++r) {
+      const char* row = src.data + idx[r] * src.row_stride;
+      for (int64_t c = 0; c < k; ++c, out += kSize) std::memcpy(out, row + c * src.col_stride, kSize);
+    }
+  });
 }
 
-// Copies rows [r0, r0 + m) of an (., k) operand into a C-ordered buffer, row r0 + i going
-// to row dest[i]: the source is read front to back (the prefetcher's pattern), the writes
-// land in a buffer the size of a chunk, which stays in cache.
-template <int kSize>
-void scatter_rows(char* dst, const Operand& src, int64_t r0, const int32_t* dest, int64_t m, int64_t k) {
-  const char* row = src.data + r0 * src.row_stride;
-  for (int64_t i = 0; i < m; ++i, row += src.row_stride) {
-    char* out = dst + static_cast<int64_t>(dest[i]) * k * kSize;
-    for (int64_t c = 0; c < k; ++c) std::memcpy(out + c * kSize, row + c * src.col_stride, kSize);
-  }
-}
-
+// Rows [r0, r0 + m) of the operand, row r0 + i going to row dest[i]: the source is read
+// front to back (the prefetcher's pattern), the writes land in a buffer the size of a
+// chunk, which stays in cache.
 void scatter(std::vector<double>& buf, Operand& op, int64_t r0, const int32_t* dest, int64_t m, int64_t k) {
-  const int64_t size = element_size(op.dtype);
-  buf.resize(static_cast<size_t>((m * k * size + 7) / 8));
-  char* dst = reinterpret_cast<char*>(buf.data());
-  switch (size) {
-    case 8: scatter_rows<8>(dst, op, r0, dest, m, k); break;
-    case 4: scatter_rows<4>(dst, op, r0, dest, m, k); break;
-    default: scatter_rows<2>(dst, op, r0, dest, m, k); break;
-  }
-  op.data = dst;
-  op.row_stride = k * size;
-  op.col_stride = size;
+  const Operand src = op;
+  repack(buf, op, m, k, [&](auto size_tag, char* dst) {
+    constexpr int kSize = decltype(size_tag)::value;
+    const char* row = src.data + r0 * src.row_stride;
+    for (int64_t i = 0; i < m; ++i, row += src.row_stride) {
+      char* out = dst + static_cast<int64_t>(dest[i]) * k * kSize;
+      for (int64_t c = 0; c < k; ++c) std::memcpy(out + c * kSize, row + c * src.col_stride, kSize);
+    }
+  });
 }
 
 struct Scratch {
@@ -256,8 +252,8 @@ void for_each_group(const GroupedRequest& req, const GroupPlan& plan, Fn&& fn) {
 // Gathering a group's rows from all over the input reads every cache line once per group
 // in it: with 100 groups of unsorted keys, 8x the bytes of the input. Instead the rows go
 // in chunks small enough for the cache: a chunk is counting-sorted by group and scattered
-// into a chunk-sized buffer (read in order, written in cache), each group's part is reduced and merged into that
-// group's state. States merge exactly, so every group's bits are those of one pass over
+// into a chunk-sized buffer (read in order, written in cache), each group's part reduced
+// and merged into that group's state. States merge exactly, so every group's bits are those of one pass over
 // its rows alone; threads take whole chunks, each with its own states, merged at the end.
 constexpr int64_t kMinChunkRows = int64_t{1} << 18;
 constexpr int64_t kMaxChunkRows = int64_t{1} << 22;
